@@ -6,6 +6,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
@@ -15,6 +16,23 @@ type Device struct {
 	api  *driverAPI
 	dev  C.CUdevice
 	ctx  C.CUcontext
+
+	kmu  sync.Mutex
+	kern *Kernels // loaded once for every Program on the device
+}
+
+// sharedKernels loads the kernels once per device; Close unloads them.
+func (d *Device) sharedKernels() (*Kernels, error) {
+	d.kmu.Lock()
+	defer d.kmu.Unlock()
+	if d.kern == nil {
+		k, err := d.LoadKernels()
+		if err != nil {
+			return nil, err
+		}
+		d.kern = k
+	}
+	return d.kern, nil
 }
 
 // Open retains the primary context of device index.
@@ -67,6 +85,10 @@ func (d *Device) call(name string, f func() C.CUresult) error {
 func (d *Device) Close() error {
 	if d.ctx == nil {
 		return nil
+	}
+	if d.kern != nil {
+		d.kern.Close()
+		d.kern = nil
 	}
 	if r := C.lab_cuDeviceArg(d.api.primaryCtxRelease, d.dev); r != 0 {
 		return d.api.err("cuDevicePrimaryCtxRelease", r)

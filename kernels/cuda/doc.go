@@ -14,9 +14,16 @@
 //     from kernels/, cached on disk.
 //   - cuBLAS (cublas.go): row-major Sgemm and strided batched Sgemm, TF32
 //     tensor-core math by default.
-//   - Kernels (ops.go): the first device kernels; each has a slow CPU twin,
-//     the op of package kernels with the same name, and the tests compare
-//     the two on fresh random inputs.
+//   - Kernels (ops.go, lower*.go, kernels/*.cu): a device kernel for every
+//     op of package kernels; each has a slow CPU twin, the op with the same
+//     name, and the tests compare the two on fresh random inputs.
+//   - Programs (program.go, plan.go, lower.go, fuse.go): Compile turns a
+//     kernels.Graph into a Program, the CPU Program's twin: parameters
+//     uploaded once, buffers planned once, a few op chains fused, the
+//     schedule captured as one CUDA graph after its first run.
+//   - AdamW (optimizer.go, kernels/adam.cu): the twin of kernels.Optimizer
+//     on the device; TrainStep runs forward, backward and update as one
+//     graph launch.
 //
 // Every driver call binds the device's primary context to the calling OS
 // thread first, so a *Device may be used from any goroutine, though not

@@ -68,9 +68,9 @@ extern "C" __global__ void axpb(const float *x, float *y, int n, float a, float 
 func TestCompileCacheLaunch(t *testing.T) {
 	d, _ := gpu(t)
 	src := testSrc + "// " + t.Name() + "\n" // a key no earlier run has cached
-	c1, err := Compile("axpb.cu", src, d.Info.Major, d.Info.Minor)
+	c1, err := CompileSource("axpb.cu", src, d.Info.Major, d.Info.Minor)
 	must(t, err)
-	c2, err := Compile("axpb.cu", src, d.Info.Major, d.Info.Minor)
+	c2, err := CompileSource("axpb.cu", src, d.Info.Major, d.Info.Minor)
 	must(t, err)
 	if c1.Cached || !c2.Cached || string(c1.Image) != string(c2.Image) || c1.CacheErr != nil {
 		t.Fatalf("first compile cached=%v (err %v), second cached=%v, same image %v", c1.Cached, c1.CacheErr, c2.Cached, string(c1.Image) == string(c2.Image))
@@ -111,7 +111,7 @@ func TestCompileCacheLaunch(t *testing.T) {
 
 func TestCompileErrorCarriesLog(t *testing.T) {
 	d, _ := gpu(t)
-	_, err := Compile("broken.cu", `extern "C" __global__ void k(float *y) { y[0] = undefined_thing; }`, d.Info.Major, d.Info.Minor)
+	_, err := CompileSource("broken.cu", `extern "C" __global__ void k(float *y) { y[0] = undefined_thing; }`, d.Info.Major, d.Info.Minor)
 	ce, ok := errorsAs[*CompileError](err)
 	if !ok {
 		t.Fatalf("got %v, want a *CompileError", err)

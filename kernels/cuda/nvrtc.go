@@ -145,11 +145,11 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "lab", "cuda"), nil
 }
 
-// Compile compiles CUDA C++ source (name is used in messages) for a device
+// CompileSource compiles CUDA C++ source (name is used in messages) for a device
 // of compute capability major.minor with extra NVRTC options. The result is
 // cached on disk, keyed by the SHA-256 of the source, the options, the
 // target, and the driver and NVRTC versions.
-func Compile(name, src string, major, minor int, opts ...string) (*Compiled, error) {
+func CompileSource(name, src string, major, minor int, opts ...string) (*Compiled, error) {
 	a, err := nvrtc()
 	if err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		c, err := Compile(n, src[n], d.Info.Major, d.Info.Minor)
+		c, err := CompileSource(n, src[n], d.Info.Major, d.Info.Minor)
 		if err != nil {
 			k.Close()
 			return nil, err

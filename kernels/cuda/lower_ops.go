@@ -1,0 +1,181 @@
+package cuda
+
+import (
+	"fmt"
+
+	"lab/kernels"
+)
+
+// lowerMatMul maps matmul to one cuBLAS GEMM, strided-batched over the
+// leading dims when the operands have rank > 2.
+func (p *Program) lowerMatMul(n *kernels.Node, a kernels.Attrs, y Buffer, in []Buffer) (func() error, error) {
+	A, B := n.In[0].Shape, n.In[1].Shape
+	rk := len(A)
+	if len(B) != rk || rk < 2 {
+		return nil, fmt.Errorf("matmul of ranks %d and %d", rk, len(B))
+	}
+	tA, tB := a.Bools["trans_a"], a.Bools["trans_b"]
+	batch := numel(A[:rk-2])
+	m, nn := n.Shape[rk-2], n.Shape[rk-1]
+	k := A[rk-1]
+	if tA {
+		k = A[rk-2]
+	}
+	lda, ldb := A[rk-1], B[rk-1]
+	sa, sb, sc := int64(A[rk-2]*A[rk-1]), int64(B[rk-2]*B[rk-1]), int64(m*nn)
+	return func() error {
+		return p.blas.GemmStridedBatched(tA, tB, m, nn, k, 1, in[0], lda, sa, in[1], ldb, sb, 0, y, nn, sc, batch)
+	}, nil
+}
+
+// bstrides gives, per dim of out, the stride of a tensor of shape in (0
+// where in is broadcast).
+func bstrides(in, out []int) []int64 {
+	s := make([]int64, len(in))
+	acc := int64(1)
+	for i := len(in) - 1; i >= 0; i-- {
+		if in[i] != 1 || out[i] == 1 {
+			s[i] = acc
+		}
+		acc *= int64(in[i])
+	}
+	return s
+}
+
+// lowerBroadcast maps badd, bsub and bmul to one kernel.
+func (p *Program) lowerBroadcast(n *kernels.Node, y Buffer, in []Buffer) (func() error, error) {
+	op := map[string]int32{"badd": 0, "bsub": 1, "bmul": 2}[n.Op.Name()]
+	v := int64s(n.Shape)
+	v = append(v, bstrides(n.In[0].Shape, n.Shape)...)
+	v = append(v, bstrides(n.In[1].Shape, n.Shape)...)
+	meta := p.addMeta(v...)
+	f, err := p.k.Function("bcast_binary")
+	if err != nil {
+		return nil, err
+	}
+	size, rank, grid := n.Len(), int32(len(n.Shape)), p.k.ewGrid(int64(n.Len()))
+	return func() error {
+		return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, in[0], in[1], y, int64(size), rank, meta(), op)
+	}, nil
+}
+
+// lowerSumTo maps sum_to (the gradient of broadcasting) to one kernel.
+func (p *Program) lowerSumTo(n *kernels.Node, y, x Buffer) (func() error, error) {
+	in, out := n.In[0].Shape, n.Shape
+	sx := make([]int64, len(in))
+	acc := int64(1)
+	for i := len(in) - 1; i >= 0; i-- {
+		sx[i] = acc
+		acc *= int64(in[i])
+	}
+	var rs, rstr []int64
+	nred := int64(1)
+	for d := range in {
+		if out[d] == 1 && in[d] != 1 {
+			rs, rstr = append(rs, int64(in[d])), append(rstr, sx[d])
+			nred *= int64(in[d])
+		}
+	}
+	v := append(int64s(out), sx...)
+	v = append(append(v, rs...), rstr...)
+	meta := p.addMeta(v...)
+	f, err := p.k.Function("sum_to")
+	if err != nil {
+		return nil, err
+	}
+	size, grid := n.Len(), p.k.ewGrid(int64(n.Len()))
+	rank, rrank := int32(len(out)), int32(len(rs))
+	return func() error {
+		return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, x, y, int64(size), rank, rrank, nred, meta())
+	}, nil
+}
+
+// columnSums launches kernel (colsum_part or conv_grad_w_part) over a
+// [rows, C] input cut into P chunks of rows, K outputs per column, then
+// sums the P partial results in order. The chunk count aims at about four
+// blocks per SM.
+func (p *Program) columnSums(y Buffer, rows, C, K int, kernel string, pre []any, post ...any) (func() error, error) {
+	colBlocks := (C + 31) / 32
+	P := (4*max(1, p.d.Info.SMs) + colBlocks*K - 1) / (colBlocks * K)
+	P = max(1, min(P, (rows+63)/64, 1024))
+	chunk := (rows + P - 1) / P
+	P = (rows + chunk - 1) / chunk
+	part := y
+	if P > 1 {
+		var err error
+		if part, err = p.alloc(P * K * C); err != nil {
+			return nil, err
+		}
+	}
+	args := append(append(append([]any{}, pre...), part, int64(rows), int32(C), int64(chunk)), post...)
+	var c chain
+	c.add(p.launcher(kernel, Dim3{X: colBlocks, Y: P, Z: K}, Dim3{X: 32, Y: 8}, args...))
+	if P > 1 {
+		c.add(p.ew("sum_parts", K*C, part, y, int32(P), int64(K*C)))
+	}
+	return c.done()
+}
+
+// lowerScatter maps scatter_add to a counting sort of the positions by
+// row, a sort inside each row's bucket, and an ordered sum per row.
+func (p *Program) lowerScatter(n *kernels.Node, y Buffer, in []Buffer) (func() error, error) {
+	R, C := n.Shape[0], n.Shape[1]
+	k := n.In[1].Len()
+	var bufs [5]Buffer
+	for i, size := range []int{R, R, k, k, k} {
+		var err error
+		if bufs[i], err = p.alloc(size); err != nil {
+			return nil, err
+		}
+	}
+	cnt, start, slot, list, sorted := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+	dy, idx := in[0], in[1]
+	var c chain
+	c.add(func() error { return p.d.Fill32(p.s, cnt, 0) }, nil)
+	c.add(p.ew("scatter_count", k, idx, int64(k), int32(R), cnt, slot, p.errBuf))
+	c.add(p.launcher("scatter_scan", Dim3{X: 1}, Dim3{X: 1024}, cnt, start, int32(R)))
+	c.add(p.ew("scatter_place", k, idx, slot, start, int64(k), list))
+	c.add(p.launcher("scatter_sort", Dim3{X: R}, Dim3{X: 128}, list, start, cnt, sorted))
+	c.add(p.launcher("scatter_sum", Dim3{X: R}, Dim3{X: min(256, (C+31)/32*32)}, dy, sorted, start, cnt, y, int32(C)))
+	return c.done()
+}
+
+// copy2d is one strided block copy: dst[o*dstStride+dstOff+j] =
+// src[o*srcStride+srcOff+j] for o < outer, j < w.
+func (p *Program) copy2d(src, dst Buffer, outer, w, srcStride, srcOff, dstStride, dstOff int) (func() error, error) {
+	return p.ew("copy2d", outer*w, src, dst, int64(outer), int64(w), int64(srcStride), int64(srcOff), int64(dstStride), int64(dstOff))
+}
+
+// lowerSlicePad maps slice to a strided copy, and pad to zeros and a copy.
+func (p *Program) lowerSlicePad(n *kernels.Node, a kernels.Attrs, y, x Buffer) (func() error, error) {
+	ax, lo, pad := a.Ints["axis"], a.Ints["lo"], a.Bools["pad"]
+	big, small := n.In[0].Shape, n.Shape
+	if pad {
+		big, small = small, big
+	}
+	outer, inner := numel(big[:ax]), numel(big[ax+1:])
+	bigRow, smallRow, start := big[ax]*inner, small[ax]*inner, lo*inner
+	if !pad {
+		return p.copy2d(x, y, outer, smallRow, bigRow, start, smallRow, 0)
+	}
+	out := Buffer{Ptr: y.Ptr, Bytes: int64(n.Len()) * 4}
+	var c chain
+	c.add(func() error { return p.d.Fill32(p.s, out, 0) }, nil)
+	c.add(p.copy2d(x, y, outer, smallRow, smallRow, 0, bigRow, start))
+	return c.done()
+}
+
+// lowerConcat maps concat to one strided copy per input.
+func (p *Program) lowerConcat(n *kernels.Node, a kernels.Attrs, y Buffer, in []Buffer) (func() error, error) {
+	ax := a.Ints["axis"]
+	outer, inner := numel(n.Shape[:ax]), numel(n.Shape[ax+1:])
+	row := n.Shape[ax] * inner
+	var c chain
+	at := 0
+	for i, x := range n.In {
+		w := x.Shape[ax] * inner
+		c.add(p.copy2d(in[i], y, outer, w, w, 0, row, at))
+		at += w
+	}
+	return c.done()
+}

@@ -1,0 +1,131 @@
+package cuda
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"lab/kernels"
+)
+
+// graphCase builds a small graph whose outputs the device Program and the
+// CPU Program must agree on.
+type graphCase struct {
+	name string
+	// build declares inputs through c and returns the outputs to compare.
+	build func(g *kernels.Graph, c *caseInputs) []*kernels.Node
+	// grad adds the gradient of sum(out_i * R_i) (R_i random constants)
+	// with respect to every float input, so the backward ops run too.
+	grad bool
+}
+
+// caseInputs declares graph inputs and draws their values.
+type caseInputs struct {
+	gr     *kernels.Graph
+	rng    *rand.Rand
+	floats []*kernels.Node
+	ints   []*kernels.Node
+	fill   map[*kernels.Node]func() ([]float32, []int32)
+}
+
+// F declares a float input of normal values.
+func (c *caseInputs) F(shape ...int) *kernels.Node { return c.uniformOr(false, 0, 0, shape) }
+
+// U declares a float input uniform in [lo, hi).
+func (c *caseInputs) U(lo, hi float64, shape ...int) *kernels.Node {
+	return c.uniformOr(true, lo, hi, shape)
+}
+
+func (c *caseInputs) uniformOr(u bool, lo, hi float64, shape []int) *kernels.Node {
+	n := c.g().Input("x", shape...)
+	c.floats = append(c.floats, n)
+	c.fill[n] = func() ([]float32, []int32) {
+		if u {
+			return uniform(c.rng, n.Len(), lo, hi), nil
+		}
+		return randn(c.rng, n.Len(), 0, 1), nil
+	}
+	return n
+}
+
+// I declares an integer input with values in [0, hi); every ignoreEvery-th
+// value (when > 0) is kernels.Ignore.
+func (c *caseInputs) I(hi, ignoreEvery int, shape ...int) *kernels.Node {
+	n := c.g().IntInput("i", shape...)
+	c.ints = append(c.ints, n)
+	c.fill[n] = func() ([]float32, []int32) {
+		v := make([]int32, n.Len())
+		for i := range v {
+			v[i] = int32(c.rng.IntN(hi))
+			if ignoreEvery > 0 && c.rng.IntN(ignoreEvery) == 0 {
+				v[i] = kernels.Ignore
+			}
+		}
+		return nil, v
+	}
+	return n
+}
+
+func (c *caseInputs) g() *kernels.Graph { return c.gr }
+
+// checkCase compiles the case for both backends and compares three runs on
+// fresh inputs: the eager first run, the run that captures the CUDA graph,
+// and a replay. It returns the largest |got-want|/(1+|want|).
+func checkCase(t *testing.T, d *Device, gc graphCase, tol float64) float64 {
+	t.Helper()
+	g := kernels.NewGraph()
+	c := &caseInputs{gr: g, rng: rand.New(rand.NewPCG(7, uint64(len(gc.name)))), fill: map[*kernels.Node]func() ([]float32, []int32){}}
+	var outs []*kernels.Node
+	must(t, kernels.Catch(func() {
+		outs = gc.build(g, c)
+		if !gc.grad {
+			return
+		}
+		var loss *kernels.Node
+		for i, y := range outs {
+			r := constOf(g, "r", randn(c.rng, y.Len(), 0, 1), y.Shape...)
+			term := g.SumAll(g.Mul(y, r))
+			if i == 0 {
+				loss = term
+			} else {
+				loss = g.Add(loss, term)
+			}
+		}
+		outs = append(outs, g.Grad(loss, c.floats)...)
+	}))
+	cpu, err := kernels.Compile(g, outs...)
+	must(t, err)
+	poisonPlanned = true
+	dev, err := Compile(d, g, outs...)
+	poisonPlanned = false
+	must(t, err)
+	defer dev.Free()
+	must(t, dev.SetTF32(false))
+	needed := map[int]bool{}
+	for _, id := range g.Needed(outs...) {
+		needed[id] = true
+	}
+	worst := 0.0
+	for round := 0; round < 3; round++ {
+		for n, f := range c.fill {
+			if !needed[n.ID] {
+				continue
+			}
+			fv, iv := f()
+			if iv != nil {
+				copy(cpu.Value(n).Ints, iv)
+				must(t, dev.SetInts(n, iv))
+			} else {
+				copy(cpu.Value(n).Data, fv)
+				must(t, dev.SetFloats(n, fv))
+			}
+		}
+		cpu.Run()
+		must(t, dev.Run())
+		for i, o := range outs {
+			got := make([]float32, o.Len())
+			must(t, dev.Read(o, got))
+			worst = max(worst, within(t, name(gc.name, " round ", round, " output ", i, " ", o), got, cpu.Value(o).Data, tol))
+		}
+	}
+	return worst
+}

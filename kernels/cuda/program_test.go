@@ -1,0 +1,270 @@
+package cuda
+
+import (
+	"strings"
+	"testing"
+
+	"lab/kernels"
+)
+
+// graphTol bounds |device-CPU| <= graphTol*(1+|CPU|) for every op of a
+// compiled graph, GEMMs in plain float32 (TF32 off): the kernels compute
+// the CPU's formulas, sums in another order (CPU float64 in places).
+const graphTol = 1e-5
+
+// opCases covers every op Compile maps (forward, and backward through
+// Graph.Grad where the op has one).
+var opCases = []graphCase{
+	{name: "matmul", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		var out []*kernels.Node
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				sa, sb := []int{5, 7}, []int{7, 6}
+				if tA {
+					sa = []int{7, 5}
+				}
+				if tB {
+					sb = []int{6, 7}
+				}
+				a, b := c.F(append([]int{3}, sa...)...), c.F(append([]int{3}, sb...)...)
+				out = append(out, g.MatMul(a, b, tA, tB), g.MatMul(c.F(sa...), c.F(sb...), tA, tB))
+			}
+		}
+		return append(out, g.MatMul(c.F(2, 3, 7), c.F(7, 6), false, false))
+	}},
+	{name: "add sub mul", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		a, b := c.F(4, 33), c.F(4, 33)
+		return []*kernels.Node{g.Add(a, b), g.Sub(a, b), g.Mul(a, b)}
+	}},
+	{name: "broadcast sum_to", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		a, b := c.F(4, 1, 5), c.F(1, 3, 5)
+		return []*kernels.Node{g.BAdd(a, b), g.BSub(a, b), g.BMul(a, b)}
+	}},
+	{name: "affine", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x := c.F(5, 37)
+		return []*kernels.Node{g.Scale(x, -1.5), g.AddScalar(x, 0.25)}
+	}},
+	{name: "rowvec mul_col", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x, v := c.F(6, 9), c.F(9)
+		return []*kernels.Node{g.AddRowVec(x, v), g.MulRowVec(x, v), g.MulCol(c.F(4, 5, 9), c.F(4, 5))}
+	}},
+	{name: "sums and broadcasts", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{
+			g.SumRows(c.F(7, 100, 9)), g.SumRows(c.F(1000, 40)), g.SumRows(c.F(33)),
+			g.SumLast(c.F(50, 17)), g.SumLast(c.F(6, 300)), g.SumLast(c.F(40)), g.SumAll(c.F(1000)),
+			g.BroadcastRows(c.F(9), []int{4, 3, 9}), g.BroadcastLast(c.F(4, 3), 9), g.BroadcastAll(c.F(1), []int{4, 5}),
+		}
+	}},
+	{name: "activations", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		var out []*kernels.Node
+		for a := kernels.GELU; a <= kernels.Tanh; a++ {
+			x := c.F(5, 37)
+			if a == kernels.Recip || a == kernels.Log {
+				x = c.U(0.5, 2, 5, 37)
+			}
+			out = append(out, g.Act(a, x))
+		}
+		return out
+	}},
+	{name: "softmax mask", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x := c.F(2, 7, 7)
+		return []*kernels.Node{
+			g.Softmax(c.F(8, 33)), g.Softmax(c.F(4, 600)),
+			g.Softmax(g.CausalMask(x, 0, kernels.NegInf)), g.Softmax(g.CausalMask(x, 3, kernels.NegInf)),
+			g.CausalMask(x, 3, 0), g.StrictCausalMask(x, 0.5), g.StrictLower(c.F(3, 300, 300)),
+		}
+	}},
+	{name: "norms", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x := c.F(6, 40)
+		return []*kernels.Node{
+			g.LayerNorm(x, c.F(40), c.F(40), 1e-5), g.RMSNorm(x, c.F(40), 1e-5),
+			g.RMSNormalize(c.F(3, 700), 1e-6), g.LayerNorm(c.F(2, 3, 1000), c.F(1000), nil, 1e-5),
+		}
+	}},
+	{name: "gather scatter_add", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{g.Gather(c.F(10, 12), c.I(10, 0, 3, 5)), g.Gather(c.F(64, 32), c.I(64, 0, 4, 40)),
+			g.Gather(c.F(3, 5), c.I(3, 0, 500))}
+	}},
+	{name: "cross_entropy", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{g.CrossEntropy(c.F(20, 50), c.I(50, 4, 20)), g.CrossEntropy(c.F(9, 600), c.I(600, 3, 9))}
+	}},
+	{name: "reshape transpose", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x := c.F(2, 3, 4, 5)
+		return []*kernels.Node{
+			g.Transpose(x, 0, 2, 1, 3), g.Transpose(x, 3, 1, 0, 2), g.Transpose(c.F(6, 9), 1, 0),
+			g.Transpose(c.F(2, 5, 1, 4), 0, 2, 1, 3), g.Reshape(g.Transpose(g.Reshape(x, 6, 20), 1, 0), 4, 30),
+		}
+	}},
+	{name: "slice pad concat", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x := c.F(3, 8, 5)
+		return []*kernels.Node{
+			g.Slice(x, 1, 2, 6), g.Slice(x, 0, 1, 2), g.Slice(x, 2, 1, 4), g.Pad(x, 0, 1, 2), g.Pad(x, 2, 0, 3),
+			g.Concat(1, c.F(2, 3, 4), c.F(2, 5, 4)), g.Concat(2, c.F(2, 3, 4), c.F(2, 3, 1), c.F(2, 3, 2)),
+		}
+	}},
+	{name: "causal_conv", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{g.CausalConv(c.F(2, 9, 6), c.F(3, 6)), g.CausalConv(c.F(4, 100, 40), c.F(2, 40))}
+	}},
+	{name: "cumsum", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		var out []*kernels.Node
+		for _, ex := range []bool{false, true} {
+			for _, rev := range []bool{false, true} {
+				out = append(out, g.CumSum(c.F(3, 7, 5), 1, ex, rev), g.CumSum(c.F(4, 6), 0, ex, rev))
+			}
+		}
+		return out
+	}},
+	{name: "stop_gradient max_last", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x := c.F(5, 40)
+		m := g.MaxLast(x) // under StopGradient
+		return []*kernels.Node{g.Add(g.StopGradient(g.Scale(x, 2)), x), g.MulCol(x, m), g.MaxLast(c.F(3, 700))}
+	}},
+	{name: "attention chains", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		var out []*kernels.Node
+		for _, m := range []func(x *kernels.Node) *kernels.Node{
+			func(x *kernels.Node) *kernels.Node { return g.CausalMask(x, 0, kernels.NegInf) },
+			func(x *kernels.Node) *kernels.Node { return g.CausalMask(x, 3, kernels.NegInf) },
+			func(x *kernels.Node) *kernels.Node { return g.StrictCausalMask(x, kernels.NegInf) },
+		} {
+			q, k, v := c.F(3, 9, 4), c.F(3, 9, 4), c.F(3, 9, 4)
+			p := g.Softmax(m(g.Scale(g.MatMul(q, k, false, true), 0.37)))
+			out = append(out, g.MatMul(p, v, false, false))
+		}
+		x := c.F(2, 300, 300) // block rows, no scale
+		return append(out, g.Softmax(g.CausalMask(x, 0, kernels.NegInf)))
+	}},
+	{name: "cross_entropy fused with its gradient", build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		var out []*kernels.Node
+		for _, v := range []int{50, 600} {
+			x := c.F(20, v)
+			loss := g.CrossEntropy(x, c.I(v, 4, 20))
+			out = append(out, loss, g.Grad(loss, []*kernels.Node{x})[0])
+		}
+		return out
+	}},
+	{name: "unit_lower_inverse", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{g.UnitLowerInverse(c.U(-0.3, 0.3, 3, 6, 6))}
+	}},
+}
+
+// Every op of a compiled graph matches the CPU Program on fresh random
+// inputs, forward and backward, in the eager run, the captured run and a
+// replay.
+func TestProgramOpsMatchCPU(t *testing.T) {
+	d, _ := gpu(t)
+	for _, gc := range opCases {
+		t.Run(strings.ReplaceAll(gc.name, " ", "_"), func(t *testing.T) {
+			w := checkCase(t, d, gc, graphTol)
+			t.Logf("largest |got-want|/(1+|want|): %.2e (tolerance %.0e)", w, graphTol)
+		})
+	}
+}
+
+// An op without a device kernel is an error naming it, before any device
+// work (this runs without a GPU).
+func TestCompileNamesMissingOp(t *testing.T) {
+	g := kernels.NewGraph()
+	x := g.Input("x", 3)
+	y := g.Apply(mysteryOp{}, []int{3}, x)
+	_, err := Compile(nil, g, y)
+	if err == nil || !strings.Contains(err.Error(), `"mystery"`) || !strings.Contains(err.Error(), "matmul") {
+		t.Fatalf("got %v, want an error naming op mystery and listing the device ops", err)
+	}
+	if _, err := Compile(nil, g, g.Scale(x, 2)); err == nil || !strings.Contains(err.Error(), "no device") {
+		t.Fatalf("got %v, want a no-device error", err)
+	}
+}
+
+type mysteryOp struct{}
+
+func (mysteryOp) Name() string { return "mystery" }
+func (mysteryOp) Kernel(r *kernels.Runner, out *kernels.Tensor, in []*kernels.Tensor) func() {
+	return func() {}
+}
+func (mysteryOp) Backward(g *kernels.Graph, n *kernels.Node, dy *kernels.Node) []*kernels.Node {
+	return []*kernels.Node{nil}
+}
+
+// fuse finds the attention chains and the cross-entropy pair of a
+// training graph, and leaves a chain alone when an inner node is an
+// output (this runs without a GPU).
+func TestFuseFindsChains(t *testing.T) {
+	build := func(maskOut bool) (*Program, []*kernels.Node, *fusion) {
+		g := kernels.NewGraph()
+		q, k, tg := g.Input("q", 2, 5, 4), g.Input("k", 2, 5, 4), g.IntInput("t", 10)
+		s := g.Scale(g.MatMul(q, k, false, true), 0.5)
+		m := g.CausalMask(s, 0, kernels.NegInf)
+		loss := g.CrossEntropy(g.Reshape(g.Softmax(m), 10, 5), tg)
+		outs := append([]*kernels.Node{loss}, g.Grad(loss, []*kernels.Node{q, k})...)
+		if maskOut {
+			outs = append(outs, m)
+		}
+		p := &Program{Graph: g, Outputs: outs}
+		return p, outs, p.fuse(g.Needed(outs...))
+	}
+	p, _, f := build(false)
+	count := map[string]int{}
+	for id := range f.skip {
+		count[p.Graph.Nodes[id].Op.Name()]++
+	}
+	if count["causal_mask"] != 2 || count["affine"] != 1 || count["softmax_grad"] != 1 || len(f.skip) != 4 {
+		t.Fatalf("skipped %v, want the forward scale and mask, the softmax gradient and the mask's gradient", count)
+	}
+	var order []string
+	for _, id := range f.order {
+		if n := p.Graph.Nodes[id]; n.Kind() == kernels.LeafOp && strings.HasPrefix(n.Op.Name(), "cross_entropy") {
+			order = append(order, n.Op.Name())
+		}
+	}
+	if strings.Join(order, " ") != "cross_entropy_grad cross_entropy" {
+		t.Fatalf("cross-entropy order %v, want the gradient first", order)
+	}
+	pos := map[int]int{}
+	for i, id := range f.order {
+		pos[id] = i
+	}
+	for _, id := range f.order {
+		for _, x := range f.in(p.Graph.Nodes[id]) {
+			if f.skip[id] {
+				break
+			}
+			if at, ok := pos[x.ID]; !ok || at >= pos[id] || f.skip[x.ID] {
+				t.Fatalf("node %v reads %v, which is not scheduled before it", p.Graph.Nodes[id], x)
+			}
+		}
+	}
+	if _, _, f := build(true); len(f.skip) != 2 {
+		t.Fatalf("with the mask an output, skipped %d nodes, want 2 (the backward chain only)", len(f.skip))
+	}
+}
+
+// collapse folds a transpose into the fewest dims; moving only dims of
+// size 1 leaves the layout unchanged.
+func TestCollapse(t *testing.T) {
+	for _, c := range []struct {
+		in, perm      []int
+		shape, stride []int
+	}{
+		{[]int{2, 5, 1, 4}, []int{0, 2, 1, 3}, []int{40}, []int{1}},
+		{[]int{2, 3, 4, 5}, []int{0, 2, 1, 3}, []int{2, 4, 3, 5}, []int{60, 5, 20, 1}},
+		{[]int{6, 9}, []int{1, 0}, []int{9, 6}, []int{1, 9}},
+		{[]int{2, 3, 4}, []int{0, 1, 2}, []int{24}, []int{1}},
+	} {
+		s, st := collapse(c.in, c.perm)
+		if !equalInts(s, c.shape) || !equalInts(st, c.stride) {
+			t.Errorf("collapse(%v, %v) = %v, %v; want %v, %v", c.in, c.perm, s, st, c.shape, c.stride)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
