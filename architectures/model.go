@@ -173,6 +173,13 @@ func (m *Model) Logits(g *kernels.Graph, ids, at *kernels.Node, form Form) *kern
 	return m.head.apply(g, m.final.build(g, rows))
 }
 
+// Loss builds the training loss: the mean cross-entropy of the LM head at
+// positions at [K] against targets [K] (kernels.Ignore = no loss). It is
+// the one place the head meets the loss, so a backend sees them together.
+func (m *Model) Loss(g *kernels.Graph, ids, at, targets *kernels.Node, form Form) *kernels.Node {
+	return g.CrossEntropy(m.Logits(g, ids, at, form), targets)
+}
+
 // StateBytes sums the recurrent state of every mixer for one sequence of L.
 func (m *Model) StateBytes(L int) int64 {
 	var n int64

@@ -41,8 +41,7 @@ func newStepper(p *Prepared) (*stepper, error) {
 	st := &stepper{pool: pool, f: newFeeder(g, p.Train, tr.Batch), rows: make([]int, tr.Batch), params: params}
 	var grads []*kernels.Node
 	err = kernels.Catch(func() {
-		st.f.logits = p.Model.Logits(g, st.f.ids, st.f.at, architectures.Chunked)
-		st.loss = g.CrossEntropy(st.f.logits, st.f.targets)
+		st.loss = p.Model.Loss(g, st.f.ids, st.f.at, st.f.targets, architectures.Chunked)
 		nodes := make([]*kernels.Node, len(params))
 		for i, pp := range params {
 			nodes[i] = g.Param(pp)

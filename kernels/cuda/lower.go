@@ -31,11 +31,24 @@ func DeviceOps() []string {
 	for n := range deviceOps {
 		out = append(out, n)
 	}
+	for n := range opLowerers {
+		out = append(out, n)
+	}
 	slices.Sort(out)
 	return out
 }
 
+// lowerFunc binds node n, writing y from inputs in, to device work.
+type lowerFunc func(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func() error, error)
+
+// opLowerers holds the ops lowered in files of their own (fused attention,
+// the fused LM head), registered from those files' init functions.
+var opLowerers = map[string]lowerFunc{}
+
 func supported(op kernels.Op) bool {
+	if _, ok := opLowerers[op.Name()]; ok {
+		return true
+	}
 	if deviceOps[op.Name()] || kernels.Aliases(op) {
 		return true
 	}
@@ -142,6 +155,9 @@ func (c *chain) done() (func() error, error) {
 
 // lower binds node n, writing y from inputs in, to device work.
 func (p *Program) lower(n *kernels.Node, y Buffer, in []Buffer) (func() error, error) {
+	if f, ok := opLowerers[n.Op.Name()]; ok {
+		return f(p, n, y, in)
+	}
 	a := kernels.Describe(n.Op)
 	size := n.Len()
 	x := in[0]

@@ -27,7 +27,7 @@ func newTrainGraph(t testing.TB, cfg architectures.ModelConfig, batch, L, K int)
 	g := tr.g
 	must(t, kernels.Catch(func() {
 		tr.ids, tr.at, tr.tg = g.IntInput("ids", batch, L), g.IntInput("at", K), g.IntInput("targets", K)
-		tr.loss = g.CrossEntropy(m.Logits(g, tr.ids, tr.at, architectures.Chunked), tr.tg)
+		tr.loss = m.Loss(g, tr.ids, tr.at, tr.tg, architectures.Chunked)
 		nodes := make([]*kernels.Node, len(tr.params))
 		for i, p := range tr.params {
 			nodes[i] = g.Param(p)

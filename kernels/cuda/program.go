@@ -37,6 +37,8 @@ type Program struct {
 	meta   Buffer     // int64 shapes and strides the layout kernels read
 	metaH  []int64
 
+	stash map[int]Buffer // per node ID: scratch a kernel leaves for a later one (see Stash)
+
 	graph   *Graph
 	runs    int
 	version int // bumped when the captured work must be recaptured
@@ -115,6 +117,28 @@ func (p *Program) alloc(n int) (Buffer, error) {
 		return Buffer{}, err
 	}
 	p.allocs = append(p.allocs, b)
+	return b, nil
+}
+
+// Stash returns a device buffer of n 4-byte words that belongs to node id
+// for the program's lifetime, allocating it on first use: a forward kernel
+// leaves values there (attention's row log-sum-exps, say) for the backward
+// kernels of the same node to read.
+func (p *Program) Stash(id, n int) (Buffer, error) {
+	if b, ok := p.stash[id]; ok {
+		if b.Bytes < int64(n)*4 {
+			return Buffer{}, fmt.Errorf("cuda: stash of node %d holds %d bytes, %d asked", id, b.Bytes, n*4)
+		}
+		return b, nil
+	}
+	b, err := p.alloc(n)
+	if err != nil {
+		return b, err
+	}
+	if p.stash == nil {
+		p.stash = map[int]Buffer{}
+	}
+	p.stash[id] = b
 	return b, nil
 }
 
