@@ -79,15 +79,48 @@ func (p *Program) lowerSumTo(n *kernels.Node, y, x Buffer) (func() error, error)
 	v := append(int64s(out), sx...)
 	v = append(append(v, rs...), rstr...)
 	meta := p.addMeta(v...)
+	size, rank, rrank := int64(n.Len()), int32(len(out)), int32(len(rs))
+	if P := sumToParts(size, nred); P > 1 {
+		// Few outputs, long sums (a bias's gradient over every token): one
+		// thread per output would run serially for milliseconds.
+		chunk := (nred + int64(P) - 1) / int64(P)
+		P = int((nred + chunk - 1) / chunk)
+		part, err := p.alloc(int(size) * P)
+		if err != nil {
+			return nil, err
+		}
+		f, err := p.k.Function("sum_to_part")
+		if err != nil {
+			return nil, err
+		}
+		grid := p.k.ewGrid(size * int64(P))
+		parts := func() error {
+			return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, x, part, size, rank, rrank, nred, chunk, int32(P), meta())
+		}
+		var c chain
+		c.add(parts, nil)
+		c.add(p.ew("sum_parts", int(size), part, y, int32(P), size))
+		return c.done()
+	}
 	f, err := p.k.Function("sum_to")
 	if err != nil {
 		return nil, err
 	}
-	size, grid := n.Len(), p.k.ewGrid(int64(n.Len()))
-	rank, rrank := int32(len(out)), int32(len(rs))
+	grid := p.k.ewGrid(size)
 	return func() error {
-		return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, x, y, int64(size), rank, rrank, nred, meta())
+		return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, x, y, size, rank, rrank, nred, meta())
 	}, nil
+}
+
+// sumToParts is how many chunks sum_to cuts each output's reduction into:
+// enough threads to fill the GPU (about 64K) with chunks of at least 512
+// elements; 1 keeps one thread per output.
+func sumToParts(outputs, nred int64) int {
+	if outputs >= 1<<16 || nred < 2048 {
+		return 1
+	}
+	P := min((1<<16+outputs-1)/outputs, nred/512, 4096)
+	return int(max(P, 1))
 }
 
 // columnSums launches kernel (colsum_part or conv_grad_w_part) over a

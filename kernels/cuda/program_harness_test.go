@@ -16,6 +16,8 @@ type graphCase struct {
 	// grad adds the gradient of sum(out_i * R_i) (R_i random constants)
 	// with respect to every float input, so the backward ops run too.
 	grad bool
+	// tol, when set, replaces graphTol, with the reason beside the case.
+	tol float64
 }
 
 // caseInputs declares graph inputs and draws their values.

@@ -106,6 +106,36 @@ extern "C" __global__ void sum_to(const float *__restrict__ x, float *__restrict
 	}
 }
 
+// sum_to_part is sum_to for few outputs and long reductions: the reduced
+// index range is cut into P chunks, thread i = j*n + o sums chunk j of
+// output o in order into part[i], and sum_parts adds the P chunks in order.
+extern "C" __global__ void sum_to_part(const float *__restrict__ x, float *__restrict__ part, long long n, int rank,
+                                       int rrank, long long nred, long long chunk, int P,
+                                       const long long *__restrict__ meta) {
+	const long long *shape = meta, *sx = meta + rank, *rs = meta + 2 * rank, *rstr = meta + 2 * rank + rrank;
+	LAB_FOR(i, n * P) {
+		long long o = i % n, j = i / n;
+		long long rem = o, base = 0;
+		for (int d = rank - 1; d >= 0; d--) {
+			long long q = rem / shape[d];
+			base += (rem - q * shape[d]) * sx[d];
+			rem = q;
+		}
+		long long k0 = j * chunk, k1 = k0 + chunk < nred ? k0 + chunk : nred;
+		float s = 0.f;
+		for (long long k = k0; k < k1; k++) {
+			long long r = k, off = base;
+			for (int d = rrank - 1; d >= 0; d--) {
+				long long q = r / rs[d];
+				off += (r - q * rs[d]) * rstr[d];
+				r = q;
+			}
+			s = __fadd_rn(s, x[off]);
+		}
+		part[i] = s;
+	}
+}
+
 // cumsum along an axis of [outer, n, inner]: one thread per (outer, inner)
 // walks the axis in order, as the CPU does. Loads go 16 at a time ahead of
 // the serial sums, so that a thread keeps 16 in flight (few threads when
