@@ -24,10 +24,19 @@ func newFeeder(g *kernels.Graph, task tasks.Task, batch int) *feeder {
 	return f
 }
 
-// fill copies examples rows[0..B) of src (indices into src) into the program
-// inputs: token ids, the flat positions that have a target, and the targets.
-func (f *feeder) fill(p *kernels.Program, src *tasks.Batch, rows []int) error {
-	ids, at, tg := p.Value(f.ids).Ints, p.Value(f.at).Ints, p.Value(f.targets).Ints
+// feed is the host buffers of a program's three integer inputs.
+type feed struct{ ids, at, targets []int32 }
+
+// buffers looks up the feeder's inputs in a program (ints returns the host
+// buffer of an input node).
+func (f *feeder) buffers(ints func(*kernels.Node) []int32) feed {
+	return feed{ints(f.ids), ints(f.at), ints(f.targets)}
+}
+
+// fill copies examples rows[0..B) of src (indices into src) into the inputs
+// in: token ids, the flat positions that have a target, and the targets.
+func (f *feeder) fill(in feed, src *tasks.Batch, rows []int) error {
+	ids, at, tg := in.ids, in.at, in.targets
 	k := 0
 	for bi, r := range rows {
 		copy(ids[bi*f.l:(bi+1)*f.l], src.Inputs[r*src.L:(r+1)*src.L])

@@ -23,7 +23,7 @@ func BenchmarkQuickstartStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			st, err := newStepper(p)
+			st, err := newStepper(p, cpuBackend{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -15,12 +15,13 @@ type evaluator struct {
 	set  PreparedEval
 	data *tasks.Batch
 	f    *feeder
-	prog *kernels.Program
+	in   feed
+	prog evalProgram
 	loss *kernels.Node
 	rows []int
 }
 
-func newEvaluator(m *architectures.Model, set PreparedEval, batch int) (*evaluator, error) {
+func newEvaluator(m *architectures.Model, set PreparedEval, batch int, b backend) (*evaluator, error) {
 	data, err := set.Task.Generate(set.Examples, set.Seed)
 	if err != nil {
 		return nil, err
@@ -36,16 +37,23 @@ func newEvaluator(m *architectures.Model, set PreparedEval, batch int) (*evaluat
 	if err != nil {
 		return nil, err
 	}
-	e.prog, err = kernels.Compile(g, f.logits, e.loss)
-	return e, err
+	if e.prog, err = b.compileEval(g, f.logits, e.loss); err != nil {
+		return nil, err
+	}
+	e.in = f.buffers(e.prog.ints)
+	return e, nil
 }
 
 // bucketOf maps a key-query distance to its power-of-two bucket [2^i, 2^(i+1)).
 func bucketOf(d int32) int { return bits.Len32(uint32(d)) - 1 }
 
-// run scores every example: accuracy (argmax = target at each target
-// position), mean loss and accuracy by distance bucket.
+// run scores every example with the current host weights: accuracy (argmax
+// = target at each target position), mean loss and accuracy by distance
+// bucket.
 func (e *evaluator) run() (store.Result, error) {
+	if err := e.prog.pushParams(); err != nil {
+		return store.Result{}, err
+	}
 	n := e.set.Examples
 	var correct, total int
 	var lossSum float64
@@ -57,21 +65,30 @@ func (e *evaluator) run() (store.Result, error) {
 		for i := range e.rows {
 			e.rows[i] = (start + i) % n
 		}
-		if err := e.f.fill(e.prog, e.data, e.rows); err != nil {
+		if err := e.f.fill(e.in, e.data, e.rows); err != nil {
 			return store.Result{}, err
 		}
-		e.prog.Run()
-		lossSum += float64(e.prog.Value(e.loss).Data[0])
+		if err := e.prog.run(); err != nil {
+			return store.Result{}, err
+		}
+		loss, err := e.prog.floats(e.loss)
+		if err != nil {
+			return store.Result{}, err
+		}
+		lossSum += float64(loss[0])
 		batches++
-		lg := e.prog.Value(e.f.logits)
-		v := lg.Shape[1]
-		at, tg := e.prog.Value(e.f.at).Ints, e.prog.Value(e.f.targets).Ints
+		lg, err := e.prog.floats(e.f.logits)
+		if err != nil {
+			return store.Result{}, err
+		}
+		v := e.f.logits.Shape[1]
+		at, tg := e.in.at, e.in.targets
 		for k := range tg {
 			bi := int(at[k]) / e.f.l
 			if bi >= real {
 				continue
 			}
-			row := lg.Data[k*v : (k+1)*v]
+			row := lg[k*v : (k+1)*v]
 			best := 0
 			for j, x := range row {
 				if x > row[best] {

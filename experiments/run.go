@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,16 +14,23 @@ import (
 
 // Options control a sweep run.
 type Options struct {
-	DB     *store.DB
-	Device string // "cpu" (the only backend so far)
+	DB *store.DB
+	// Device is where trials train: "cpu" (or ""), "cuda", "cuda:N", or a
+	// list of GPUs "cuda:0,cuda:1" that train one trial each at a time
+	// (see ParseDevice).
+	Device string
+	// FP32 turns TF32 tensor-core GEMMs off on CUDA: plain float32 GEMMs,
+	// losses within about 1e-6 of the CPU's.
+	FP32 bool
 	// NewProgress makes the reporter of one trial; nil: silent. With
 	// Workers > 1 several trials report at once.
 	NewProgress func() Reporter
 	// Resume skips trials already done in the database and continues
 	// unfinished ones from their last checkpoint.
 	Resume bool
-	// Workers is how many trials train at once (default 1); they share the
-	// CPU kernels' worker pool.
+	// Workers is how many trials train at once on the CPU (default 1);
+	// they share the CPU kernels' worker pool. On CUDA one trial trains per
+	// listed GPU, and Workers must be 0, 1 or the number of GPUs.
 	Workers int
 	// Trials restricts the sweep to these trial indices (Slurm array tasks);
 	// nil means all.
@@ -32,12 +40,16 @@ type Options struct {
 	// Context cancels the sweep: running trials save a checkpoint and are
 	// marked cancelled.
 	Context context.Context
+
+	// backends, when set (tests), replace the ones Device names.
+	backends []backend
 }
 
 // Outcome is one trial's ending.
 type Outcome struct {
 	Trial      Trial
 	RunID      string
+	Device     string // where it trained (the run row's device)
 	Status     string // done, failed, diverged, cancelled, skipped (done earlier)
 	Results    []store.Result
 	Params     int64
@@ -55,21 +67,19 @@ const heartbeatEvery = 5 * time.Second
 // new `lab run` marks it interrupted (a variable for tests).
 var staleAfter = 30 * time.Second
 
-// CheckDevice rejects devices this build cannot run.
-func CheckDevice(d string) error {
-	if d == "" || d == "cpu" {
-		return nil
-	}
-	return &SpecError{Field: "--device", Value: d, Allowed: "cpu (the CUDA backend is not part of lab yet)"}
-}
-
 // Run prepares every trial of the spec (so bad input writes nothing), marks
 // runs whose process died as interrupted, then trains the trials (Workers at
 // a time), logging each to the database. A trial that fails, diverges or is
 // cancelled is recorded and the sweep goes on.
 func Run(spec *Spec, opt Options) ([]Outcome, error) {
-	if err := CheckDevice(opt.Device); err != nil {
+	dev, err := ParseDevice(opt.Device)
+	if err != nil {
 		return nil, err
+	}
+	if dev.CUDA && opt.Workers > 1 && opt.Workers != len(dev.Indices) {
+		return nil, &SpecError{Field: "--workers", Value: fmt.Sprint(opt.Workers),
+			Problem: fmt.Sprintf("with --device %s one trial trains per listed GPU (%d)", dev, len(dev.Indices)),
+			Allowed: "1, or list more GPUs (cuda:0,cuda:1)"}
 	}
 	trials, err := spec.Expand()
 	if err != nil {
@@ -97,36 +107,112 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 	if opt.CheckpointDir == "" {
 		opt.CheckpointDir = opt.DB.Path() + ".ckpt"
 	}
+	backends := opt.backends
+	workers := max(1, opt.Workers)
+	if backends == nil {
+		// Every GPU is found and opened before the database is touched: a
+		// missing library or device fails the command with nothing written.
+		if backends, err = openBackends(dev, !opt.FP32); err != nil {
+			return nil, err
+		}
+		defer closeBackends(backends)
+	}
+	if dev.CUDA || opt.backends != nil {
+		workers = len(backends)
+	}
 	if _, err := opt.DB.MarkStale(staleAfter); err != nil {
 		return nil, err
 	}
 	host, _ := os.Hostname()
+	return runAll(prepared, backends, workers, host, opt), nil
+}
+
+// openBackends opens the devices dev lists (the CPU: one backend shared by
+// every worker).
+func openBackends(dev DeviceSpec, tf32 bool) ([]backend, error) {
+	if !dev.CUDA {
+		return []backend{cpuBackend{}}, nil
+	}
+	infos, err := dev.Probe()
+	if err != nil {
+		return nil, err
+	}
+	var bs []backend
+	for _, info := range infos {
+		b, err := openCUDA(info, tf32)
+		if err != nil {
+			closeBackends(bs)
+			return nil, err
+		}
+		bs = append(bs, b)
+	}
+	return bs, nil
+}
+
+func closeBackends(bs []backend) {
+	for _, b := range bs {
+		b.close()
+	}
+}
+
+// runAll trains the trials on workers goroutines, worker w on backend
+// w mod len(backends), each taking the next trial in order. A worker whose
+// device is left unusable by a failed trial (a GPU fault) stops; the
+// others take the remaining trials. Trials no worker could take are
+// reported failed (with no run row: --resume trains them later), or
+// cancelled when the context ended.
+func runAll(prepared []*Prepared, backends []backend, workers int, host string, opt Options) []Outcome {
 	outs := make([]Outcome, len(prepared))
-	jobs := make(chan int)
+	var mu sync.Mutex
+	next := 0
+	var lost []string
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next == len(prepared) || opt.Context.Err() != nil {
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
 	var wg sync.WaitGroup
-	for w := 0; w < max(1, opt.Workers); w++ {
+	for w := 0; w < workers; w++ {
+		b := backends[w%len(backends)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
-				outs[i] = runTrial(prepared[i], i, len(prepared), host, opt)
+			for {
+				i, ok := take()
+				if !ok {
+					return
+				}
+				outs[i] = runTrial(prepared[i], i, len(prepared), host, b, opt)
+				if outs[i].Status != "failed" {
+					continue
+				}
+				if err := b.healthy(); err != nil {
+					mu.Lock()
+					lost = append(lost, err.Error())
+					mu.Unlock()
+					return
+				}
 			}
 		}()
 	}
-	for i := range prepared {
+	wg.Wait()
+	for i := next; i < len(prepared); i++ {
 		if opt.Context.Err() != nil {
 			outs[i] = Outcome{Trial: prepared[i].Trial, Status: "cancelled", Err: opt.Context.Err()}
 			continue
 		}
-		jobs <- i
+		outs[i] = Outcome{Trial: prepared[i].Trial, Status: "failed",
+			Err: fmt.Errorf("not run: no device left (%s)", strings.Join(lost, "; "))}
 	}
-	close(jobs)
-	wg.Wait()
-	return outs, nil
+	return outs
 }
 
 // runTrial finds or creates the trial's run row and trains it.
-func runTrial(p *Prepared, idx, n int, host string, opt Options) Outcome {
+func runTrial(p *Prepared, idx, n int, host string, b backend, opt Options) Outcome {
 	t := p.Trial
 	if opt.Resume {
 		prev, err := opt.DB.FindByTrialKey(t.Key())
@@ -151,19 +237,19 @@ func runTrial(p *Prepared, idx, n int, host string, opt Options) Outcome {
 			if _, err := os.Stat(ckpt); err != nil {
 				ckpt = ""
 			}
-			return train(p, open.ID, ckpt, idx, n, opt)
+			return train(p, open.ID, ckpt, idx, n, b, opt)
 		}
 	}
 	s := t.Spec
 	id, err := opt.DB.CreateRun(store.NewRun{
 		SpecName: s.Name, TrialIndex: t.Index, TrialName: t.Name, TrialKey: t.Key(), Config: s.JSON(),
-		Device: "cpu", Host: host, Params: p.Model.ParamCount(), StateBytes: p.Model.StateBytes(p.Train.SeqLen()),
+		Device: b.label(), Host: host, Params: p.Model.ParamCount(), StateBytes: p.Model.StateBytes(p.Train.SeqLen()),
 		FLOPsPerToken: p.Model.FLOPs(p.Train.SeqLen()),
 	})
 	if err != nil {
 		return Outcome{Trial: t, Status: "failed", Err: err}
 	}
-	return train(p, id, "", idx, n, opt)
+	return train(p, id, "", idx, n, b, opt)
 }
 
 // Summary counts outcomes by status, e.g. "3 done, 1 diverged".

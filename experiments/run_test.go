@@ -63,7 +63,7 @@ func opts(t *testing.T, db *store.DB) Options {
 func TestNaNDiverges(t *testing.T) {
 	p, db := tinyTrial(t)
 	p.Model.Params()[0].Value.Data[0] = float32(math.NaN())
-	o := runTrial(p, 0, 1, "test", opts(t, db))
+	o := runTrial(p, 0, 1, "test", cpuBackend{}, opts(t, db))
 	if o.Status != "diverged" || o.Err == nil {
 		t.Fatalf("status %q err %v, want diverged", o.Status, o.Err)
 	}
@@ -78,7 +78,7 @@ func TestDeterministic(t *testing.T) {
 	var acc, loss [2]float64
 	for i := range acc {
 		p, db := tinyTrial(t)
-		o := runTrial(p, 0, 1, "test", opts(t, db))
+		o := runTrial(p, 0, 1, "test", cpuBackend{}, opts(t, db))
 		if o.Status != "done" || len(o.Results) != 1 {
 			t.Fatalf("%+v", o)
 		}
@@ -107,7 +107,7 @@ func (c cancelAt) Step(s int, _, _ float64) {
 // numbers of an uninterrupted run; a finished trial is skipped.
 func TestCancelAndResume(t *testing.T) {
 	p, db := tinyTrial(t)
-	want := runTrial(p, 0, 1, "test", opts(t, db))
+	want := runTrial(p, 0, 1, "test", cpuBackend{}, opts(t, db))
 	if want.Status != "done" {
 		t.Fatalf("%+v", want)
 	}

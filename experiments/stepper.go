@@ -3,7 +3,6 @@ package experiments
 import (
 	"encoding/base64"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 
@@ -14,13 +13,12 @@ import (
 )
 
 // stepper owns one trial's compiled training step: the data pool, the batch
-// order, the program and the optimizer.
+// order, and the program with its optimizer on the trial's backend.
 type stepper struct {
 	pool   *tasks.Batch
 	f      *feeder
-	prog   *kernels.Program
-	loss   *kernels.Node
-	opt    *kernels.Optimizer
+	in     feed // the program's input buffers the feeder fills
+	prog   trainProgram
 	rng    *rand.Rand
 	pcg    *rand.PCG // rng's source, saved in checkpoints
 	order  []int
@@ -29,7 +27,7 @@ type stepper struct {
 	next   int
 }
 
-func newStepper(p *Prepared) (*stepper, error) {
+func newStepper(p *Prepared, b backend) (*stepper, error) {
 	s := p.Trial.Spec
 	tr := s.Train
 	pool, err := p.Train.Generate(s.Task.TrainExamples, subSeed(s.Seed, "train"))
@@ -39,33 +37,31 @@ func newStepper(p *Prepared) (*stepper, error) {
 	g := kernels.NewGraph()
 	params := p.Model.Params()
 	st := &stepper{pool: pool, f: newFeeder(g, p.Train, tr.Batch), rows: make([]int, tr.Batch), params: params}
+	var loss *kernels.Node
 	var grads []*kernels.Node
 	err = kernels.Catch(func() {
-		st.loss = p.Model.Loss(g, st.f.ids, st.f.at, st.f.targets, architectures.Chunked)
+		loss = p.Model.Loss(g, st.f.ids, st.f.at, st.f.targets, architectures.Chunked)
 		nodes := make([]*kernels.Node, len(params))
 		for i, pp := range params {
 			nodes[i] = g.Param(pp)
 		}
-		grads = g.Grad(st.loss, nodes)
+		grads = g.Grad(loss, nodes)
 	})
 	if err != nil {
 		return nil, err
-	}
-	if st.prog, err = kernels.Compile(g, append([]*kernels.Node{st.loss}, grads...)...); err != nil {
-		return nil, err
-	}
-	gt := make([]*kernels.Tensor, len(grads))
-	for i, gn := range grads {
-		gt[i] = st.prog.Value(gn)
 	}
 	warm := int(tr.Warmup)
 	if tr.Warmup < 1 {
 		warm = int(tr.Warmup * float64(tr.Steps))
 	}
-	st.opt = kernels.NewOptimizer(kernels.AdamW{
+	st.prog, err = b.compileTrain(g, loss, params, grads, kernels.AdamW{
 		LR: tr.LR, Beta1: tr.Beta1, Beta2: tr.Beta2, Eps: 1e-8, WeightDecay: tr.WeightDecay,
 		Clip: tr.Clip, Warmup: warm, Steps: tr.Steps, MinLRRatio: 0.1,
-	}, params, gt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.in = st.f.buffers(st.prog.ints)
 	st.pcg = rand.NewPCG(subSeed(s.Seed, "order"), 1)
 	st.rng = rand.New(st.pcg)
 	st.order = st.rng.Perm(pool.N)
@@ -85,24 +81,24 @@ func (st *stepper) step() (float64, error) {
 		st.rows[i] = st.order[st.next]
 		st.next++
 	}
-	if err := st.f.fill(st.prog, st.pool, st.rows); err != nil {
+	if err := st.f.fill(st.in, st.pool, st.rows); err != nil {
 		return 0, err
 	}
-	st.prog.Run()
-	l := float64(st.prog.Value(st.loss).Data[0])
-	if math.IsNaN(l) || math.IsInf(l, 0) {
-		return l, errDiverged
-	}
-	st.opt.Step()
-	return l, nil
+	return st.prog.train()
 }
 
 // save writes the trial's whole training state after step steps: weights
 // (named as the model names them, prefixed by position so names are unique),
 // AdamW moments, the data order and the order generator.
 func (st *stepper) save(path string, step int) error {
+	if err := st.prog.pullParams(); err != nil {
+		return err
+	}
+	m, v, optSteps, err := st.prog.optState()
+	if err != nil {
+		return err
+	}
 	ts := map[string]checkpoint.Tensor{}
-	m, v, _ := st.opt.State()
 	for i, p := range st.params {
 		ts[fmt.Sprintf("%03d.%s", i, p.Name)] = checkpoint.Tensor{Shape: p.Value.Shape, F32: p.Value.Data}
 		ts[fmt.Sprintf("adam_m.%03d", i)] = checkpoint.Tensor{Shape: p.Value.Shape, F32: m[i]}
@@ -118,7 +114,7 @@ func (st *stepper) save(path string, step int) error {
 		return err
 	}
 	meta := map[string]string{
-		"step": strconv.Itoa(step), "optimizer_steps": strconv.Itoa(st.opt.Steps()),
+		"step": strconv.Itoa(step), "optimizer_steps": strconv.Itoa(optSteps),
 		"data_next": strconv.Itoa(st.next), "order_rng": base64.StdEncoding.EncodeToString(g),
 		"format": "lab checkpoint v1",
 	}
@@ -134,17 +130,21 @@ func (st *stepper) restore(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	m, v, _ := st.opt.State()
+	m, v := make([][]float32, len(st.params)), make([][]float32, len(st.params))
 	for i, p := range st.params {
 		for _, c := range []struct {
 			key string
-			dst []float32
-		}{{fmt.Sprintf("%03d.%s", i, p.Name), p.Value.Data}, {fmt.Sprintf("adam_m.%03d", i), m[i]}, {fmt.Sprintf("adam_v.%03d", i), v[i]}} {
+			dst *[]float32
+		}{{fmt.Sprintf("%03d.%s", i, p.Name), nil}, {fmt.Sprintf("adam_m.%03d", i), &m[i]}, {fmt.Sprintf("adam_v.%03d", i), &v[i]}} {
 			t, ok := ts[c.key]
-			if !ok || len(t.F32) != len(c.dst) {
+			if !ok || len(t.F32) != p.Value.Len() {
 				return 0, fmt.Errorf("tensor %s missing or of another size: the spec changed since the checkpoint", c.key)
 			}
-			copy(c.dst, t.F32)
+			if c.dst == nil {
+				copy(p.Value.Data, t.F32)
+			} else {
+				*c.dst = t.F32
+			}
 		}
 	}
 	order := ts["data_order"].I32
@@ -164,7 +164,12 @@ func (st *stepper) restore(path string) (int, error) {
 	if err := st.pcg.UnmarshalBinary(g); err != nil {
 		return 0, err
 	}
-	st.opt.SetStep(optSteps)
+	if err := st.prog.pushParams(); err != nil {
+		return 0, err
+	}
+	if err := st.prog.setOptState(m, v, optSteps); err != nil {
+		return 0, err
+	}
 	st.next = next
 	return step, nil
 }

@@ -13,9 +13,9 @@ import (
 
 // train runs one trial end to end under run id, from the checkpoint file
 // ckpt when it is not empty; failures are recorded, not returned.
-func train(p *Prepared, id, ckpt string, idx, n int, opt Options) (o Outcome) {
+func train(p *Prepared, id, ckpt string, idx, n int, b backend, opt Options) (o Outcome) {
 	t := p.Trial
-	o = Outcome{Trial: t, RunID: id, Params: p.Model.ParamCount(), StateBytes: p.Model.StateBytes(p.Train.SeqLen())}
+	o = Outcome{Trial: t, RunID: id, Device: b.label(), Params: p.Model.ParamCount(), StateBytes: p.Model.StateBytes(p.Train.SeqLen())}
 	var rep Reporter
 	if opt.NewProgress != nil {
 		rep = opt.NewProgress()
@@ -42,7 +42,7 @@ func train(p *Prepared, id, ckpt string, idx, n int, opt Options) (o Outcome) {
 	if rep != nil {
 		rep.Start(t, idx, n, t.Spec.Train.Steps)
 	}
-	o.Status, o.Results, o.StepMS, o.ResumedAt, o.Err = loop(p, id, ckpt, rep, opt)
+	o.Status, o.Results, o.StepMS, o.ResumedAt, o.Err = loop(p, id, ckpt, rep, b, opt)
 	return o
 }
 
@@ -79,12 +79,13 @@ func checkpointEvery(tr TrainSpec, logEvery int) int {
 }
 
 // loop is the training loop proper.
-func loop(p *Prepared, runID, ckpt string, rep Reporter, opt Options) (status string, results []store.Result, stepMS float64, resumed int, err error) {
+func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options) (status string, results []store.Result, stepMS float64, resumed int, err error) {
 	tr := p.Trial.Spec.Train
-	st, err := newStepper(p)
+	st, err := newStepper(p, b)
 	if err != nil {
 		return "failed", nil, 0, 0, err
 	}
+	defer st.prog.free()
 	first := 0
 	if ckpt != "" {
 		if first, err = st.restore(ckpt); err != nil {
@@ -93,11 +94,15 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, opt Options) (status st
 	}
 	evals := make([]*evaluator, len(p.Evals))
 	for i, e := range p.Evals {
-		if evals[i], err = newEvaluator(p.Model, e, max(tr.Batch, 64)); err != nil {
+		if evals[i], err = newEvaluator(p.Model, e, max(tr.Batch, 64), b); err != nil {
 			return "failed", nil, 0, first, fmt.Errorf("eval %s: %w", e.Name, err)
 		}
+		defer evals[i].prog.free()
 	}
 	evalAll := func(step int) ([]store.Result, error) {
+		if err := st.prog.pullParams(); err != nil {
+			return nil, err
+		}
 		var rs []store.Result
 		var ms []store.Metric
 		for _, e := range evals {

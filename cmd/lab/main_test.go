@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lab/kernels/cuda"
 )
 
 func lab(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -96,7 +98,13 @@ func TestBadInput(t *testing.T) {
 		{"non-positive batch", []string{"run", spec("batch: 8", "batch: -3")}},
 		{"kv too large", []string{"run", spec("kv_pairs: 2, train", "kv_pairs: 9, train")}},
 		{"heads not dividing", []string{"run", spec("heads: 2", "heads: 3")}},
-		{"cuda", []string{"run", "--device", "cuda", writeSpec(t, tinySpec)}},
+		{"unknown device", []string{"run", "--device", "gpu", writeSpec(t, tinySpec)}},
+		{"bad gpu index", []string{"run", "--device", "cuda:x", writeSpec(t, tinySpec)}},
+		{"negative gpu index", []string{"run", "--device", "cuda:-1", writeSpec(t, tinySpec)}},
+		{"gpu listed twice", []string{"run", "--device", "cuda:0,cuda", writeSpec(t, tinySpec)}},
+		{"cpu with gpus", []string{"run", "--device", "cpu,cuda:1", writeSpec(t, tinySpec)}},
+		{"empty device entry", []string{"run", "--device", "cuda:0,", writeSpec(t, tinySpec)}},
+		{"workers with one gpu", []string{"run", "--device", "cuda", "--workers", "2", writeSpec(t, tinySpec)}},
 		{"bad format", []string{"runs", "--format", "xml"}},
 		{"unknown flag", []string{"runs", "--colour"}},
 		{"unknown task sample", []string{"sample", "mqr"}},
@@ -218,5 +226,35 @@ func TestDevicesWithoutGPU(t *testing.T) {
 	}
 	if !strings.Contains(out+errs, "CUDA") && !strings.Contains(out, "NVIDIA") {
 		t.Fatalf("no reason given: %q %q", out, errs)
+	}
+}
+
+// Without a GPU, `lab run --device cuda` says why (the library it could not
+// load and where it looked) in one line, exits 1 and writes no database;
+// `lab slurm` checks the device's spelling only (the login node may have no
+// GPU) and refuses a malformed one.
+func TestRunCUDAWithoutGPU(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeSpec(t, tinySpec)
+	code, _, errs := lab(t, "slurm", spec, "--device", "cuda:a", "-o", filepath.Join(dir, "a.sbatch"))
+	if code != 2 || !strings.Contains(errs, "--device") {
+		t.Fatalf("slurm --device cuda:a: exit %d %q, want 2", code, errs)
+	}
+	if code, _, errs := lab(t, "slurm", spec, "--device", "cuda:1", "-o", filepath.Join(dir, "b.sbatch")); code != 0 {
+		t.Fatalf("slurm --device cuda:1: exit %d %q", code, errs)
+	}
+	if _, err := cuda.Devices(); err == nil {
+		t.Skip("a CUDA device is present")
+	}
+	db := filepath.Join(dir, "lab.sqlite")
+	code, _, errs = lab(t, "run", spec, "--device", "cuda", "--db", db)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, errs)
+	}
+	if strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "libcuda.so.1") || !strings.Contains(errs, "looked in") {
+		t.Fatalf("want one line naming libcuda.so.1 and where it looked, got %q", errs)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a database was written without a GPU")
 	}
 }

@@ -24,21 +24,35 @@ func runCmd() *cli.Command {
 		ArgsUsage: "SPEC.yaml",
 		Flags: []cli.Flag{
 			dbFlag,
-			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "where to train: cpu"},
+			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "where to train: cpu, cuda (GPU 0), cuda:N, or GPUs cuda:0,cuda:1 (one trial on each at a time)"},
+			&cli.BoolFlag{Name: "tf32", Value: true, Usage: "CUDA: TF32 tensor-core GEMMs; --tf32=false for plain float32 (losses match the CPU to ~1e-6)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip trials done in the database, continue unfinished ones from their last checkpoint"},
-			&cli.IntFlag{Name: "workers", Value: 1, Usage: "trials trained at once (they share the CPU cores)"},
+			&cli.IntFlag{Name: "workers", Value: 1, Usage: "trials trained at once on the CPU (they share the cores); on CUDA one per listed GPU"},
 			&cli.IntSliceFlag{Name: "trial", Usage: "train only these trial indices (0-based; repeatable); Slurm array tasks use it"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usageErr("run: want one SPEC file, got %d arguments", c.NArg())
 			}
-			if err := experiments.CheckDevice(c.String("device")); err != nil {
+			dev, err := experiments.ParseDevice(c.String("device"))
+			if err != nil {
 				return err
+			}
+			workers := c.Int("workers")
+			if workers < 1 {
+				return usageErr("--workers %d: must be a positive integer", workers)
+			}
+			if dev.CUDA && workers > 1 && workers != len(dev.Indices) {
+				return usageErr("--workers %d: with --device %s one trial trains per listed GPU; list more GPUs (cuda:0,cuda:1) instead", workers, dev)
 			}
 			spec, _, err := loadChecked(c.Args().First())
 			if err != nil {
+				return err
+			}
+			// Find the GPUs and the CUDA libraries before the database is
+			// opened: without them nothing is written.
+			if _, err := dev.Probe(); err != nil {
 				return err
 			}
 			db, err := store.Open(c.String("db"))
@@ -46,18 +60,14 @@ func runCmd() *cli.Command {
 				return err
 			}
 			defer db.Close()
-			workers := c.Int("workers")
-			if workers < 1 {
-				return usageErr("--workers %d: must be a positive integer", workers)
-			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opt := experiments.Options{DB: db, Device: c.String("device"), Resume: c.Bool("resume"), Workers: workers, Context: ctx}
+			opt := experiments.Options{DB: db, Device: dev.String(), FP32: !c.Bool("tf32"), Resume: c.Bool("resume"), Workers: workers, Context: ctx}
 			if c.IsSet("trial") {
 				opt.Trials = c.IntSlice("trial")
 			}
 			if !c.Bool("quiet") {
-				tty := workers == 1 && c.App.ErrWriter == os.Stderr && term.IsTerminal(int(os.Stderr.Fd()))
+				tty := workers == 1 && len(dev.Indices) <= 1 && c.App.ErrWriter == os.Stderr && term.IsTerminal(int(os.Stderr.Fd()))
 				w := &lockedWriter{w: c.App.ErrWriter}
 				opt.NewProgress = func() experiments.Reporter { return experiments.NewReporter(w, tty) }
 			}
@@ -86,7 +96,7 @@ func runCmd() *cli.Command {
 
 // printOutcomes writes the results table of a sweep.
 func printOutcomes(w io.Writer, outs []experiments.Outcome) {
-	t := &table{cols: []string{"run", "trial", "mixer", "status", "params", "state_bytes", "ms/step"}}
+	t := &table{cols: []string{"run", "trial", "mixer", "status", "device", "params", "state_bytes", "ms/step"}}
 	var evals []string
 	seen := map[string]bool{}
 	for _, o := range outs {
@@ -101,7 +111,7 @@ func printOutcomes(w io.Writer, outs []experiments.Outcome) {
 		t.cols = append(t.cols, "acc_"+e)
 	}
 	for _, o := range outs {
-		row := []any{shortID(o.RunID), o.Trial.Name, o.Trial.Spec.Model.Mixer, o.Status, o.Params, o.StateBytes, fmt.Sprintf("%.1f", o.StepMS)}
+		row := []any{shortID(o.RunID), o.Trial.Name, o.Trial.Spec.Model.Mixer, o.Status, o.Device, o.Params, o.StateBytes, fmt.Sprintf("%.1f", o.StepMS)}
 		acc := map[string]float64{}
 		for _, r := range o.Results {
 			acc[r.EvalName] = r.Accuracy

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"lab/experiments"
 	"lab/store"
 )
 
@@ -55,6 +56,10 @@ func slurmCmd() *cli.Command {
 			if c.NArg() != 1 {
 				return usageErr("slurm: want one SPEC file")
 			}
+			dev, err := experiments.ParseDevice(c.String("device"))
+			if err != nil {
+				return err
+			}
 			spec, trials, err := loadChecked(c.Args().First())
 			if err != nil {
 				return err
@@ -87,7 +92,7 @@ func slurmCmd() *cli.Command {
 				"Spec": c.Args().First(), "SpecAbs": specAbs, "Name": spec.Name, "Trials": len(trials), "Last": len(trials) - 1,
 				"Out": out, "Shards": shards, "Merged": strings.TrimSuffix(out, filepath.Ext(out)) + ".sqlite",
 				"Partition": c.String("partition"), "Time": c.String("time"), "CPUs": c.Int("cpus-per-task"),
-				"GPUs": c.Int("gpus-per-task"), "Device": c.String("device"), "Lab": labBin,
+				"GPUs": c.Int("gpus-per-task"), "Device": dev.String(), "Lab": labBin,
 			})
 			if err != nil {
 				return err
