@@ -16,7 +16,7 @@ func benchCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
 		Usage: "measure costs",
-		Subcommands: []*cli.Command{{
+		Subcommands: []*cli.Command{benchTrainCmd(), {
 			Name:  "cost",
 			Usage: "time each mixer's forward, forward+backward, prefill and per-token decode, and its memory, across lengths; log bench rows",
 			Flags: []cli.Flag{dbFlag,

@@ -258,3 +258,52 @@ func TestRunCUDAWithoutGPU(t *testing.T) {
 		t.Fatal("a database was written without a GPU")
 	}
 }
+
+// `lab bench train` on the CPU prints the ms-per-step table and the
+// details, writes --out as CSV or Markdown and records bench rows with
+// --db; bad input exits 2 in one line.
+func TestBenchTrain(t *testing.T) {
+	dir := t.TempDir()
+	tiny := []string{"bench", "train", "--d-model", "8", "--length", "8", "--length", "16", "--batch", "2", "--vocab", "32",
+		"--chunk", "4", "--reps", "2", "--warmup", "1"}
+	csvOut, db := filepath.Join(dir, "t.csv"), filepath.Join(dir, "b.sqlite")
+	code, out, errs := lab(t, append(tiny, "--out", csvOut, "--db", db)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"impl           mixer", "L=8", "L=16", "lab            softmax", "lab            linear(feature=elu1)", "planned_gib", "device: cpu; batch 2, vocab 32"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(csvOut)
+	if err != nil || strings.Count(string(b), "\n") != 5 {
+		t.Fatalf("csv: %v\n%s", err, b)
+	}
+	code, out, _ = lab(t, "query", "--db", db, "--format", "csv", "SELECT count(*) AS n FROM bench WHERE kind = 'train_step'")
+	if code != 0 || !strings.Contains(out, "n\n8\n") {
+		t.Fatalf("bench rows: %d %q", code, out)
+	}
+	md := filepath.Join(dir, "t.md")
+	if code, _, errs := lab(t, append(tiny, "--mixer", "softmax", "--out", md)...); code != 0 {
+		t.Fatalf("md: %s", errs)
+	}
+	if b, _ := os.ReadFile(md); !strings.Contains(string(b), "| lab | softmax | 8 |") {
+		t.Fatalf("markdown:\n%s", b)
+	}
+	for _, bad := range [][]string{
+		{"--device", "cuda:0,cuda:1"}, {"--device", "gpu"}, {"--targets", "0"}, {"--out", filepath.Join(dir, "x.txt")},
+		{"--mixer", "softmx"}, {"--batch", "0"}, {"--norm", "batchnorm"}, {"--heads", "3"},
+	} {
+		code, _, errs := lab(t, append(tiny, bad...)...)
+		if code != 2 || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Errorf("%v: exit %d, want 2 and one line; stderr %q", bad, code, errs)
+		}
+	}
+	if _, err := cuda.Devices(); err == nil {
+		return
+	}
+	if code, _, errs := lab(t, append(tiny, "--device", "cuda")...); code != 1 || !strings.Contains(errs, "libcuda.so.1") {
+		t.Errorf("--device cuda without a GPU: exit %d %q, want 1 naming libcuda.so.1", code, errs)
+	}
+}
