@@ -175,7 +175,7 @@ def measure(args, mix, d, l, compiled, dev):
             t0 = time.perf_counter()
             loss = step()
             times.append((time.perf_counter() - t0) * 1e3)
-    loss = float(loss)
+    loss = float(loss.detach())
     peak = torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else 0
     if not math.isfinite(loss):
         raise RuntimeError(f"loss {loss} after {warm + args.reps} steps")
