@@ -70,12 +70,6 @@ func ParseDevice(s string) (DeviceSpec, error) {
 	return d, nil
 }
 
-// CheckDevice rejects a malformed --device value (see ParseDevice).
-func CheckDevice(d string) error {
-	_, err := ParseDevice(d)
-	return err
-}
-
 // Probe checks that the listed GPUs can be used: the CUDA driver, NVRTC and
 // cuBLAS load, and every index names a device. It opens no context and
 // writes nothing. A missing library is an error naming it and every place

@@ -223,7 +223,7 @@ func runTrial(p *Prepared, idx, n int, host string, b backend, opt Options) Outc
 		for i := range prev {
 			r := &prev[i]
 			if r.Status == "done" {
-				return Outcome{Trial: t, RunID: r.ID, Status: "skipped", Results: r.Results, Params: r.Params, StateBytes: r.StateBytes, StepMS: r.StepTimeMS}
+				return Outcome{Trial: t, RunID: r.ID, Device: r.Device, Status: "skipped", Results: r.Results, Params: r.Params, StateBytes: r.StateBytes, StepMS: r.StepTimeMS}
 			}
 			if r.Status != "running" && open == nil {
 				open = r
