@@ -1,0 +1,57 @@
+// head.cu: the row kernel of the fused LM head (kernels.LinearCrossEntropy,
+// lowered in head.go). The GEMMs are cuBLAS; this kernel works on one chunk
+// of rows of logits that the forward GEMM has just written (so the chunk is
+// read from L2, not DRAM).
+//
+// lmhead_xent: per row r of the chunk, loss[r] = logsumexp(x[r]) - x[r, t[r]]
+// (as xent_rows); when grad != 0 it also overwrites the row, in place, with
+// dlogits = d[0] / max(1, cnt[0]) * (softmax(x[r]) - onehot(t[r])) (as
+// xent_grad). Rows without a target (or with a bad one, reported in err)
+// get loss 0 and, with grad, zeros. Every thread reads x[t] before any
+// thread of the row writes, so working in place is safe; x is therefore not
+// __restrict__.
+template <bool WARP>
+__device__ __forceinline__ void lmhead_xent_row(float *x, const int *__restrict__ t, const float *__restrict__ d,
+                                                const int *__restrict__ cnt, float *__restrict__ loss, long long rows,
+                                                int V, int grad, int *err) {
+	__shared__ float sh[32];
+	RowGroup<WARP> g;
+	if (g.row >= rows) return;
+	int tg = t[g.row];
+	x += g.row * V;
+	if (tg == LAB_IGNORE || tg < 0 || tg >= V) {
+		if (grad)
+			for (int j = g.lane; j < V; j += g.size) x[j] = 0.f;
+		if (g.lane == 0) {
+			loss[g.row] = 0.f;
+			if (tg != LAB_IGNORE) report(err, g.row, tg);
+		}
+		return;
+	}
+	float xt = x[tg];
+	float m = -LAB_INF;
+	for (int j = g.lane; j < V; j += g.size) m = fmaxf(m, x[j]);
+	m = g.reduce_max(m, sh);
+	float s = 0.f;
+	for (int j = g.lane; j < V; j += g.size) s += expf(x[j] - m);
+	s = g.reduce_sum(s, sh);
+	if (g.lane == 0) loss[g.row] = m + logf(s) - xt;
+	if (!grad) return;
+	float inv = 1.f / s;
+	float scale = d[0] / (float)(cnt[0] > 1 ? cnt[0] : 1);
+	for (int j = g.lane; j < V; j += g.size) {
+		float p = expf(x[j] - m) * inv;
+		if (j == tg) p -= 1.f;
+		x[j] = p * scale;
+	}
+}
+
+extern "C" __global__ void lmhead_xent_warp(float *x, const int *t, const float *d, const int *cnt, float *loss,
+                                            long long rows, int V, int grad, int *err) {
+	lmhead_xent_row<true>(x, t, d, cnt, loss, rows, V, grad, err);
+}
+
+extern "C" __global__ void lmhead_xent_block(float *x, const int *t, const float *d, const int *cnt, float *loss,
+                                             long long rows, int V, int grad, int *err) {
+	lmhead_xent_row<false>(x, t, d, cnt, loss, rows, V, grad, err);
+}
