@@ -33,6 +33,17 @@ var headScratchBytes = 32 << 20
 // summed in order by sum_parts; 1 is one GEMM. Timings change it.
 var headSplitK = 1
 
+// headVec chooses lmhead_xent_vec (the row in registers, read once) where
+// it applies; false keeps the three-pass lmhead_xent (timings).
+// headVecThreads, when not 0, sets its block size (timings).
+var (
+	headVec        = true
+	headVecThreads = 0
+)
+
+// lmheadVec is LMHEAD_VEC in head.cu: float4s per thread.
+const lmheadVec = 8
+
 func init() {
 	opLowerers["linear_cross_entropy"] = lowerLinearXent
 	opLowerers["linear_cross_entropy_grad"] = lowerLinearXentGrad
@@ -72,7 +83,7 @@ func lowerLinearXent(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func()
 		ch.add(func() error {
 			return p.blas.Gemm(false, false, rows, v, d, 1, hc, d, w, v, 0, logits, v)
 		}, nil)
-		ch.add(p.rows("lmhead_xent", rows, v, logits, t.Slice(r0, r0+rows), Buffer{}, Buffer{},
+		ch.add(p.headRows(rows, v, logits, t.Slice(r0, r0+rows), Buffer{}, Buffer{},
 			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(0), p.errBuf))
 	}
 	ch.add(p.launcher("xent_mean", Dim3{X: 1}, Dim3{X: 1024}, rowLoss, t, int64(k), y))
@@ -132,7 +143,7 @@ func (p *Program) headBackward(n *kernels.Node, y Buffer, in []Buffer, rowLoss B
 		ch.add(func() error {
 			return p.blas.Gemm(false, false, rows, v, d, 1, hc, d, w, v, 0, logits, v)
 		}, nil)
-		ch.add(p.rows("lmhead_xent", rows, v, logits, t.Slice(r0, r0+rows), dy, cnt,
+		ch.add(p.headRows(rows, v, logits, t.Slice(r0, r0+rows), dy, cnt,
 			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(1), p.errBuf))
 		if split == 1 {
 			ch.add(func() error {
@@ -151,6 +162,20 @@ func (p *Program) headBackward(n *kernels.Node, y Buffer, in []Buffer, rowLoss B
 		}, nil)
 	}
 	return ch.done()
+}
+
+// headRows launches the row kernel over rows x v logits: lmhead_xent_vec
+// (one block per row, up to 32 floats per thread, whole warps)
+// when v is a multiple of 4 and at most 32768, else lmhead_xent.
+func (p *Program) headRows(rows, v int, args ...any) (func() error, error) {
+	threads := ((v+4*lmheadVec-1)/(4*lmheadVec) + 31) / 32 * 32
+	if !headVec || v%4 != 0 || threads > 1024 {
+		return p.rows("lmhead_xent", rows, v, args...)
+	}
+	if headVecThreads > threads && headVecThreads <= 1024 {
+		threads = headVecThreads
+	}
+	return p.launcher("lmhead_xent_vec", Dim3{X: rows}, Dim3{X: max(32, threads)}, args...)
 }
 
 // fuseLinearCrossEntropy makes grad (linear_cross_entropy_grad, moved before

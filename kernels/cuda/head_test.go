@@ -108,7 +108,9 @@ func TestLinearCrossEntropyMatchesCPU(t *testing.T) {
 		{257, 48, 1000, 50, 3, true, false},  // 3 does not divide 1000: one GEMM
 		{1000, 64, 4096, 1000, 1, false, false},
 		{1000, 64, 4096, 96, 4, false, true}, // TF32
-		{33, 8, 70, 1, 1, false, false},      // one row per chunk
+		{33, 8, 70, 1, 1, false, false},      // one row per chunk; V % 4 != 0: three-pass warp kernel
+		{40, 16, 1002, 16, 1, false, false},  // three-pass block kernel
+		{40, 16, 1028, 16, 1, false, false},  // vec kernel, 64 threads, last float4s partly idle
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprintf("K%d_D%d_V%d_c%d_s%d_scaled%v_tf32%v", c.k, c.dm, c.v, c.chunk, c.split, c.scaled, c.tf32), func(t *testing.T) {
@@ -231,19 +233,130 @@ func TestHeadTimings(t *testing.T) {
 	}
 	var out strings.Builder
 	fmt.Fprintf(&out, "\nLM head K=%d D=%d V=%d, loss + dh + dW, TF32, median of 10 captured runs\n", k, dm, v)
-	fmt.Fprintf(&out, "%-34s %8s %8s %10s\n", "variant", "ms", "TFLOP/s", "loss")
+	fmt.Fprintf(&out, "%-47s %8s %8s %10s\n", "variant", "ms", "TFLOP/s", "loss")
 	ms, loss := time(true)
-	fmt.Fprintf(&out, "%-34s %8.3f %8.1f %10.5f\n", "MatMul + CrossEntropy", ms, flops/ms/1e9, loss)
-	for _, mib := range []int{8, 16, 32, 64, 128} {
-		for _, split := range []int{1, 8} {
-			headScratchBytes, headSplitK = mib<<20, split
-			ms, loss := time(false)
-			fmt.Fprintf(&out, "fused, %3d MiB chunk (%4d rows), split %d %8.3f %8.1f %10.5f\n", mib, (mib<<20)/(4*v), split,
-				ms, flops/ms/1e9, loss)
-			if math.IsNaN(loss) {
-				t.Errorf("NaN loss at %d MiB, split %d", mib, split)
-			}
+	fmt.Fprintf(&out, "%-47s %8.3f %8.1f %10.5f\n", "MatMul + CrossEntropy", ms, flops/ms/1e9, loss)
+	oldVec := headVec
+	defer func() { headVec = oldVec }()
+	for _, c := range []struct {
+		mib, split int
+		vec        bool
+	}{{8, 1, true}, {16, 1, true}, {32, 1, true}, {64, 1, true}, {128, 1, true}, {16, 8, true}, {32, 8, true}, {32, 1, false}} {
+		headScratchBytes, headSplitK, headVec = c.mib<<20, c.split, c.vec
+		ms, loss := time(false)
+		fmt.Fprintf(&out, "fused, %3d MiB (%4d rows), split %d, vec %-5v %8.3f %8.1f %10.5f\n", c.mib, (c.mib<<20)/(4*v), c.split, c.vec,
+			ms, flops/ms/1e9, loss)
+		if math.IsNaN(loss) {
+			t.Errorf("NaN loss: %+v", c)
 		}
+	}
+	fmt.Print(out.String())
+}
+
+// TestHeadPieces (LAB_CUDA_BENCH=1) times each piece of the fused head's
+// chunk loop on its own, summed over all K = 65536 rows (D = 128, V = 8192,
+// TF32): each loop captured as a CUDA graph, median of 5 replays. The
+// transposed GEMMs (dhᵀ = W·dlᵀ, dWᵀ = dlᵀ·h) are the same products with
+// the output stored the other way, to see which shape cuBLAS runs faster.
+func TestHeadPieces(t *testing.T) {
+	if os.Getenv("LAB_CUDA_BENCH") == "" {
+		t.Skip("timings run only with LAB_CUDA_BENCH=1")
+	}
+	d, k := gpu(t)
+	const K, D, V = 65536, 128, 8192
+	rng := rand.New(rand.NewPCG(1, 2))
+	h, w := upload(t, d, randn(rng, K*D, 0, 1)), upload(t, d, randn(rng, D*V, 0, 0.3))
+	tg := uploadInts(t, d, headTargets(1, K, V))
+	dy, cnt := upload(t, d, []float32{1}), uploadInts(t, d, []int32{K})
+	loss, errBuf := poisoned(t, d, K), poisoned(t, d, 2)
+	must(t, d.Fill32(nil, errBuf, 0))
+	const maxC = 4096
+	logits, part := poisoned(t, d, maxC*V), poisoned(t, d, 8*maxC*D)
+	dh, dw := poisoned(t, d, K*D), poisoned(t, d, D*V)
+	s, err := d.NewStream()
+	must(t, err)
+	defer s.Close()
+	b, err := d.NewBLAS()
+	must(t, err)
+	defer b.Close()
+	must(t, b.SetStream(s))
+	start, stop := newEvent(t, d), newEvent(t, d)
+	timeLoop := func(c int, piece func(r0, rows int) error) float64 {
+		cg, err := d.Capture(s, func() error {
+			for r0 := 0; r0 < K; r0 += c {
+				if err := piece(r0, min(c, K-r0)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		must(t, err)
+		defer cg.Close()
+		must(t, cg.Launch(s))
+		ms := make([]float64, 5)
+		for i := range ms {
+			must(t, start.Record(s))
+			must(t, cg.Launch(s))
+			must(t, stop.Record(s))
+			must(t, stop.Sync())
+			e, err := stop.Since(start)
+			must(t, err)
+			ms[i] = float64(e)
+		}
+		slices.Sort(ms)
+		return ms[2]
+	}
+	row := func(name string, threads int) func(r0, rows int) error {
+		f, err := k.Function(name)
+		must(t, err)
+		return func(r0, rows int) error {
+			return f.Launch(s, Dim3{X: rows}, Dim3{X: threads}, 0, logits, tg.Slice(r0, r0+rows), dy, cnt,
+				loss.Slice(r0, r0+rows), int64(rows), int32(V), int32(1), errBuf)
+		}
+	}
+	sumParts, err := k.Function("sum_parts")
+	must(t, err)
+	pieces := []struct {
+		name string
+		f    func(r0, rows int) error
+	}{
+		{"fwd", func(r0, rows int) error {
+			return b.Gemm(false, false, rows, V, D, 1, h.Slice(r0*D, (r0+rows)*D), D, w, V, 0, logits, V)
+		}},
+		{"row3p", row("lmhead_xent_block", 512)},
+		{"vec256", row("lmhead_xent_vec", 256)},
+		{"vec512", row("lmhead_xent_vec", 512)},
+		{"dh", func(r0, rows int) error {
+			return b.Gemm(false, true, rows, D, V, 1, logits, V, w, V, 0, dh.Slice(r0*D, (r0+rows)*D), D)
+		}},
+		{"dh/8", func(r0, rows int) error {
+			if err := b.GemmStridedBatched(false, true, rows, D, V/8, 1, logits, V, V/8, w, V, V/8, 0, part, D, int64(rows*D), 8); err != nil {
+				return err
+			}
+			return sumParts.Launch(s, k.ewGrid(int64(rows*D)), Dim3{X: ewBlock}, 0, part, dh.Slice(r0*D, (r0+rows)*D), int32(8), int64(rows*D))
+		}},
+		{"dhT", func(r0, rows int) error {
+			return b.Gemm(false, true, D, rows, V, 1, w, V, logits, V, 0, dh, rows)
+		}},
+		{"dW", func(r0, rows int) error {
+			return b.Gemm(true, false, D, V, rows, 1, h.Slice(r0*D, (r0+rows)*D), D, logits, V, 1, dw, V)
+		}},
+		{"dWT", func(r0, rows int) error {
+			return b.Gemm(true, false, V, D, rows, 1, logits, V, h.Slice(r0*D, (r0+rows)*D), D, 1, dw, D)
+		}},
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "\nhead pieces, ms summed over K=%d rows (D=%d, V=%d, TF32), per chunk rows\n%6s", K, D, V, "rows")
+	for _, p := range pieces {
+		fmt.Fprintf(&out, " %7s", p.name)
+	}
+	fmt.Fprintln(&out)
+	for _, c := range []int{512, 1024, 2048, 4096} {
+		fmt.Fprintf(&out, "%6d", c)
+		for _, p := range pieces {
+			fmt.Fprintf(&out, " %7.3f", timeLoop(c, p.f))
+		}
+		fmt.Fprintln(&out)
 	}
 	fmt.Print(out.String())
 }

@@ -55,3 +55,61 @@ extern "C" __global__ void lmhead_xent_block(float *x, const int *t, const float
                                              long long rows, int V, int grad, int *err) {
 	lmhead_xent_row<false>(x, t, d, cnt, loss, rows, V, grad, err);
 }
+
+// lmhead_xent_vec: lmhead_xent with the row held in registers: one block per
+// row, thread i owning float4s i, i + blockDim.x, ... (LMHEAD_VEC of them),
+// so the row is read once and, with grad, written once (the three-pass
+// kernel reads it three times). Needs V % 4 == 0 (rows 16-byte aligned)
+// and V <= 4 * LMHEAD_VEC * blockDim.x.
+#define LMHEAD_VEC 8
+extern "C" __global__ void lmhead_xent_vec(float *x, const int *__restrict__ t, const float *__restrict__ d,
+                                           const int *__restrict__ cnt, float *__restrict__ loss, long long rows, int V,
+                                           int grad, int *err) {
+	__shared__ float sh[32];
+	long long row = blockIdx.x;
+	if (row >= rows) return;
+	int tg = t[row];
+	x += row * V;
+	float4 *x4 = (float4 *)x;
+	int V4 = V >> 2;
+	if (tg == LAB_IGNORE || tg < 0 || tg >= V) {
+		if (grad)
+			for (int j = threadIdx.x; j < V4; j += blockDim.x) x4[j] = f4(0.f, 0.f, 0.f, 0.f);
+		if (threadIdx.x == 0) {
+			loss[row] = 0.f;
+			if (tg != LAB_IGNORE) report(err, row, tg);
+		}
+		return;
+	}
+	float4 v[LMHEAD_VEC];
+	float m = -LAB_INF;
+#pragma unroll
+	for (int i = 0; i < LMHEAD_VEC; i++) {
+		int j = threadIdx.x + i * blockDim.x;
+		v[i] = j < V4 ? x4[j] : f4(-LAB_INF, -LAB_INF, -LAB_INF, -LAB_INF);
+		m = fmaxf(m, fmaxf(fmaxf(v[i].x, v[i].y), fmaxf(v[i].z, v[i].w)));
+	}
+	float xt = x[tg]; // every thread reads it before the barriers in block_max; writes come after
+	m = block_max(m, sh);
+	float s = 0.f;
+#pragma unroll
+	for (int i = 0; i < LMHEAD_VEC; i++) s += expf(v[i].x - m) + expf(v[i].y - m) + expf(v[i].z - m) + expf(v[i].w - m);
+	s = block_sum(s, sh);
+	if (threadIdx.x == 0) loss[row] = m + logf(s) - xt;
+	if (!grad) return;
+	float inv = 1.f / s;
+	float scale = d[0] / (float)(cnt[0] > 1 ? cnt[0] : 1);
+#pragma unroll
+	for (int i = 0; i < LMHEAD_VEC; i++) {
+		int j = threadIdx.x + i * blockDim.x;
+		if (j < V4) {
+			int c = 4 * j;
+			float4 p = f4(expf(v[i].x - m) * inv, expf(v[i].y - m) * inv, expf(v[i].z - m) * inv, expf(v[i].w - m) * inv);
+			if (c == tg) p.x -= 1.f;
+			if (c + 1 == tg) p.y -= 1.f;
+			if (c + 2 == tg) p.z -= 1.f;
+			if (c + 3 == tg) p.w -= 1.f;
+			x4[j] = f4(p.x * scale, p.y * scale, p.z * scale, p.w * scale);
+		}
+	}
+}
