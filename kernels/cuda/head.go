@@ -2,14 +2,17 @@ package cuda
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 
 	"lab/kernels"
 )
 
 // The fused LM head (kernels.LinearCrossEntropy): the loss of rows h [K, D]
 // through a head W [D, V] is computed a chunk of rows at a time, so only a
-// [chunk, V] block of logits exists, small enough to stay in L2 between the
-// GEMM that writes it and the kernels that read it. Per chunk:
+// [chunk, V] block of logits exists (256 MiB by default, against 2 GiB of
+// logits and 2 GiB of their gradient for the K = 65536, V = 8192).
+// Per chunk:
 //
 //	forward:  logits = h_c·W (cuBLAS), lmhead_xent: row losses
 //	backward: logits = h_c·W, lmhead_xent: row losses and, in place,
@@ -25,8 +28,24 @@ import (
 
 // headScratchBytes is the size of the [chunk, V] logits block: the rows per
 // chunk are headScratchBytes / (4·V), at least 1 and at most K. Tests and
-// timings change it.
-var headScratchBytes = 32 << 20
+// timings change it; the environment variable LAB_CUDA_HEAD_MIB, when set
+// to a positive integer, overrides it at Compile (timings of whole steps).
+//
+// 256 MiB (8192 rows at V = 8192) was the fastest size measured (NOTES.md,
+// "Fused LM head"): chunks small enough to stay in L2 (512-1024 rows) made
+// the row kernel faster, but cut the GEMMs into pieces that cuBLAS runs at
+// 90-110 TFLOP/s with a gap between launches, which cost more.
+var headScratchBytes = 256 << 20
+
+// scratchBytes is headScratchBytes or its override from the environment.
+func scratchBytes() int {
+	if s := os.Getenv("LAB_CUDA_HEAD_MIB"); s != "" {
+		if mib, err := strconv.Atoi(s); err == nil && mib > 0 {
+			return mib << 20
+		}
+	}
+	return headScratchBytes
+}
 
 // headSplitK, when > 1 and dividing V, computes each chunk's dh as
 // headSplitK GEMMs over slices of the vocabulary (one strided-batched call)
@@ -56,7 +75,7 @@ func headShape(n *kernels.Node) (k, d, v, c int, err error) {
 		return 0, 0, 0, 0, fmt.Errorf("linear cross-entropy of h %v and w %v", h, w)
 	}
 	k, d, v = h[0], h[1], w[1]
-	c = min(k, max(1, headScratchBytes/(4*v)))
+	c = min(k, max(1, scratchBytes()/(4*v)))
 	return k, d, v, c, nil
 }
 

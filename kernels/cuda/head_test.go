@@ -241,7 +241,7 @@ func TestHeadTimings(t *testing.T) {
 	for _, c := range []struct {
 		mib, split int
 		vec        bool
-	}{{8, 1, true}, {16, 1, true}, {32, 1, true}, {64, 1, true}, {128, 1, true}, {16, 8, true}, {32, 8, true}, {32, 1, false}} {
+	}{{16, 1, true}, {32, 1, true}, {64, 1, true}, {128, 1, true}, {256, 1, true}, {512, 1, true}, {256, 8, true}, {256, 1, false}} {
 		headScratchBytes, headSplitK, headVec = c.mib<<20, c.split, c.vec
 		ms, loss := time(false)
 		fmt.Fprintf(&out, "fused, %3d MiB (%4d rows), split %d, vec %-5v %8.3f %8.1f %10.5f\n", c.mib, (c.mib<<20)/(4*v), c.split, c.vec,
