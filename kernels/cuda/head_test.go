@@ -17,12 +17,11 @@ import (
 // first, so the gradient's dy comes from an op (no fusion) instead of
 // Grad's d_loss leaf. composite builds MatMul + CrossEntropy instead.
 type headGraph struct {
-	g                  *kernels.Graph
-	tg, loss, dh, dw   *kernels.Node
-	hp, wp             *kernels.Param
-	k, d, v            int
-	scaled, composite  bool
-	lossOut, gradsOuts []*kernels.Node
+	g                 *kernels.Graph
+	tg, loss, dh, dw  *kernels.Node
+	hp, wp            *kernels.Param
+	k, d, v           int
+	scaled, composite bool
 }
 
 func newHeadGraph(t testing.TB, seed uint64, k, d, v int, scaled, composite bool) *headGraph {
