@@ -1,7 +1,7 @@
 // head.cu: the row kernel of the fused LM head (kernels.LinearCrossEntropy,
-// lowered in head.go). The GEMMs are cuBLAS; this kernel works on one chunk
-// of rows of logits that the forward GEMM has just written (so the chunk is
-// read from L2, not DRAM).
+// lowered in head.go). The GEMMs are cuBLAS; these kernels work on one
+// chunk of rows of logits that the forward GEMM has just written (read from
+// L2 when the chunk fits there; see NOTES.md for the chunk sizes measured).
 //
 // lmhead_xent: per row r of the chunk, loss[r] = logsumexp(x[r]) - x[r, t[r]]
 // (as xent_rows); when grad != 0 it also overwrites the row, in place, with
