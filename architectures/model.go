@@ -167,17 +167,27 @@ func (m *Model) Hidden(g *kernels.Graph, ids *kernels.Node, form Form) *kernels.
 // head act on each position alone, so computing them only where there is a
 // target is exact and skips most of the head's work.
 func (m *Model) Logits(g *kernels.Graph, ids, at *kernels.Node, form Form) *kernels.Node {
+	return m.head.apply(g, m.headInput(g, ids, at, form))
+}
+
+// headInput is the final norm of the hidden state at positions at: [K, D].
+func (m *Model) headInput(g *kernels.Graph, ids, at *kernels.Node, form Form) *kernels.Node {
 	h := m.Hidden(g, ids, form)
 	b, l := ids.Shape[0], ids.Shape[1]
 	rows := g.Gather(g.Reshape(h, b*l, m.Config.D), at)
-	return m.head.apply(g, m.final.build(g, rows))
+	return m.final.build(g, rows)
 }
 
 // Loss builds the training loss: the mean cross-entropy of the LM head at
 // positions at [K] against targets [K] (kernels.Ignore = no loss). It is
-// the one place the head meets the loss, so a backend sees them together.
+// the one place the head meets the loss: the head and the loss are one op
+// (kernels.LinearCrossEntropy), which never holds the [K, Vocab] logits.
 func (m *Model) Loss(g *kernels.Graph, ids, at, targets *kernels.Node, form Form) *kernels.Node {
-	return g.CrossEntropy(m.Logits(g, ids, at, form), targets)
+	x := m.headInput(g, ids, at, form)
+	if m.head.B != nil { // the fused op has no bias; the LM head is built without one
+		return g.CrossEntropy(m.head.apply(g, x), targets)
+	}
+	return g.LinearCrossEntropy(x, g.Param(m.head.W), targets)
 }
 
 // StateBytes sums the recurrent state of every mixer for one sequence of L.

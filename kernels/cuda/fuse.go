@@ -37,7 +37,9 @@ func opNamed(n *kernels.Node, name string) bool {
 //     writes 0, so the mask changes nothing; one softmax_grad_scaled;
 //   - cross_entropy(x, t) and cross_entropy_grad(x, t, d) with d a leaf:
 //     one xent_fused pass writes the per-row losses and the gradient, and
-//     the gradient node moves to just before the loss node.
+//     the gradient node moves to just before the loss node;
+//   - linear_cross_entropy and its grad, likewise (head.go): the grad's
+//     chunk loop leaves the row losses, the loss node takes their mean.
 //
 // An inner node is fused only when the chain is its one reader and it is
 // not an output.
@@ -122,6 +124,15 @@ func (p *Program) fuse(ids []int) *fusion {
 				if cid < id && opNamed(c, "cross_entropy") && c.In[0] == n.In[0] && c.In[1] == n.In[1] {
 					moves = append(moves, [2]int{id, cid})
 					p.fuseCrossEntropy(f, n, c)
+					break
+				}
+			}
+		case opNamed(n, "linear_cross_entropy_grad") && n.In[3].Kind() != kernels.LeafOp:
+			for _, cid := range ids {
+				c := g.Nodes[cid]
+				if cid < id && opNamed(c, "linear_cross_entropy") && c.In[0] == n.In[0] && c.In[1] == n.In[1] && c.In[2] == n.In[2] {
+					moves = append(moves, [2]int{id, cid})
+					p.fuseLinearCrossEntropy(f, n, c) // head.go
 					break
 				}
 			}
