@@ -43,12 +43,10 @@ func lastDimToFront(g *kernels.Graph, x *kernels.Node) *kernels.Node {
 }
 
 // scoresPerDim returns A[n, t, s] = Σ_d q[n,t,d]·k[n,s,d]·exp(bq[n,t,d] - bk[n,s,d])
-// masked causally, for q, k, bq, bk [N, L, dk]: an [N, dk, L, L] temporary.
+// masked causally, for q, k, bq, bk [N, L, dk]: one fused op (kernels.DecayScores)
+// that never forms the [N, dk, L, L] products.
 func scoresPerDim(g *kernels.Graph, q, k, bq, bk *kernels.Node, strict bool) *kernels.Node {
-	n, l, dk := q.Shape[0], q.Shape[1], q.Shape[2]
-	e := expDiff(g, lastDimToFront(g, bq), lastDimToFront(g, bk), strict) // [N, dk, L, L]
-	qk := g.BMul(g.Reshape(lastDimToFront(g, q), n, dk, l, 1), g.Reshape(lastDimToFront(g, k), n, dk, 1, l))
-	return g.Reshape(g.SumTo(g.Mul(qk, e), []int{n, 1, l, l}), n, l, l)
+	return g.DecayScores(q, k, bq, bk, strict)
 }
 
 // scoresScalar returns A[n, t, s] = (q_t·k_s)·exp(bq_t - bk_s) masked causally.
