@@ -161,3 +161,20 @@ func TestDecayScoresTimings(t *testing.T) {
 		}
 	}
 }
+
+// The decay kernels are found in the embedded sources under the names the
+// lowering launches (no GPU needed).
+func TestDecayKernelNames(t *testing.T) {
+	src, err := Sources()
+	must(t, err)
+	got := kernelNames(src["decay.cu"])
+	want := []string{"decay_scores_fwd", "decay_scores_grad_q", "decay_scores_grad_k"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("decay.cu kernels %q, want %q", got, want)
+	}
+	for _, op := range []string{"decay_scores", "decay_scores_grad_q", "decay_scores_grad_k"} {
+		if opLowerers[op] == nil {
+			t.Errorf("no lowering for %s", op)
+		}
+	}
+}

@@ -24,11 +24,15 @@ __device__ __forceinline__ float ds_add(float acc, float a, float b, float e) {
 	return __fadd_rn(acc, __fmul_rn(__fmul_rn(a, b), e));
 }
 
+// Launches are 256 threads a block (decayThreads in decay.go); the names
+// must come right after the return type, with nothing between (kernelNames
+// in ops.go reads them from the text).
+
 // decay_scores_fwd: grid (column tiles, row tiles, N), 256 threads. Thread
 // (ty, tx) = (tid/8, tid%8) owns row t0+ty, columns s0+4tx .. s0+4tx+3.
-extern "C" __global__ void __launch_bounds__(256)
-    decay_scores_fwd(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ bq,
-                     const float *__restrict__ bk, float *__restrict__ y, int c, int dk, int strict) {
+extern "C" __global__ void decay_scores_fwd(const float *__restrict__ q, const float *__restrict__ k,
+                                            const float *__restrict__ bq, const float *__restrict__ bk,
+                                            float *__restrict__ y, int c, int dk, int strict) {
 	__shared__ float sq[DS_TILE][DS_TILE + 1], sbq[DS_TILE][DS_TILE + 1]; // [d][t]
 	__shared__ __align__(16) float sk[DS_TILE][DS_PITCH];                   // [d][s]
 	__shared__ __align__(16) float sbk[DS_TILE][DS_PITCH];
@@ -152,14 +156,12 @@ __device__ __forceinline__ void decay_grad(const float *__restrict__ da, const f
 		}
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-    decay_scores_grad_q(const float *da, const float *k, const float *bq, const float *bk, float *dq, int c, int dk,
-                        int strict) {
+extern "C" __global__ void decay_scores_grad_q(const float *da, const float *k, const float *bq, const float *bk,
+                                               float *dq, int c, int dk, int strict) {
 	decay_grad<false>(da, k, bq, bk, dq, c, dk, strict);
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-    decay_scores_grad_k(const float *da, const float *q, const float *bq, const float *bk, float *dk_out, int c,
-                        int dk, int strict) {
+extern "C" __global__ void decay_scores_grad_k(const float *da, const float *q, const float *bq, const float *bk,
+                                               float *dk_out, int c, int dk, int strict) {
 	decay_grad<true>(da, q, bq, bk, dk_out, c, dk, strict);
 }
