@@ -50,7 +50,12 @@ func scoresPerDim(g *kernels.Graph, q, k, bq, bk *kernels.Node, strict bool) *ke
 }
 
 // scoresScalar returns A[n, t, s] = (q_t·k_s)·exp(bq_t - bk_s) masked causally.
+// With one key dim (RWKV-4's channels as heads) this is the per-dimension
+// form with dk = 1, and the fused op skips the GEMM and the mask passes.
 func scoresScalar(g *kernels.Graph, q, k, bq, bk *kernels.Node, strict bool) *kernels.Node {
+	if n, l := q.Shape[0], q.Shape[1]; q.Shape[2] == 1 {
+		return g.DecayScores(q, k, g.Reshape(bq, n, l, 1), g.Reshape(bk, n, l, 1), strict)
+	}
 	return g.Mul(g.MatMul(q, k, false, true), expDiff(g, bq, bk, strict))
 }
 

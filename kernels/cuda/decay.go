@@ -52,13 +52,23 @@ func lowerDecayScores(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func(
 }
 
 // lowerDecayScoresGrad: dq or dk [N, c, dk] from dA [N, c, c] and k or q,
-// bq, bk, one block per 32 rows and 32 key dims of each matrix.
+// bq, bk, one block per 32 rows and 32 key dims of each matrix; with one
+// key dim, a warp per row (dq) or a thread per row (dk).
 func lowerDecayScoresGrad(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func() error, error) {
 	nb, c, dk, err := decayShape(n, 1)
 	if err != nil {
 		return nil, err
 	}
 	strict := flag(kernels.Describe(n.Op).Bools["strict"])
+	if dk == 1 { // one key dim: rows of all matrices, not 32-dim tiles
+		rows := int64(nb) * int64(c)
+		if n.Op.Name() == "decay_scores_grad_q" { // a warp per row
+			const warps = decayThreads / 32
+			return p.launcher("decay_scores_grad1_q", Dim3{X: int((rows + warps - 1) / warps)}, Dim3{X: decayThreads},
+				in[0], in[1], in[2], in[3], y, rows, int32(c), strict)
+		}
+		return p.ew("decay_scores_grad1_k", int(rows), in[0], in[1], in[2], in[3], y, rows, int32(c), strict)
+	}
 	return p.launcher(n.Op.Name(), Dim3{X: decayTiles(dk), Y: decayTiles(c), Z: nb}, Dim3{X: decayThreads},
 		in[0], in[1], in[2], in[3], y, int32(c), int32(dk), strict)
 }

@@ -45,6 +45,10 @@ var decayCases = []struct {
 	{1, 100, 64, -0.01, true},
 	{2, 45, 7, 0, false},
 	{2, 45, 7, 0, true},
+	// One key dim (RWKV-4): the row kernels.
+	{5, 64, 1, -1, true},
+	{3, 37, 1, -30, false},
+	{2, 100, 1, 0, true},
 }
 
 func TestDecayScoresMatchCPU(t *testing.T) {
@@ -168,7 +172,7 @@ func TestDecayKernelNames(t *testing.T) {
 	src, err := Sources()
 	must(t, err)
 	got := kernelNames(src["decay.cu"])
-	want := []string{"decay_scores_fwd", "decay_scores_grad_q", "decay_scores_grad_k"}
+	want := []string{"decay_scores_fwd", "decay_scores_grad_q", "decay_scores_grad_k", "decay_scores_grad1_q", "decay_scores_grad1_k"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("decay.cu kernels %q, want %q", got, want)
 	}

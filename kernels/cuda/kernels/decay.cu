@@ -165,3 +165,41 @@ extern "C" __global__ void decay_scores_grad_k(const float *da, const float *q, 
                                                float *dk_out, int c, int dk, int strict) {
 	decay_grad<true>(da, q, bq, bk, dk_out, c, dk, strict);
 }
+
+// With one key dim (dk == 1: RWKV-4, whose channels are its heads) a 32-dim
+// block would leave 31 of 32 lanes idle, so the gradients have kernels of
+// their own over the N·c output rows.
+
+// decay_scores_grad1_q: one warp per query row t, lanes over the kept keys
+// s; a warp sum at the end (not the CPU's serial order: within decayTol).
+extern "C" __global__ void decay_scores_grad1_q(const float *__restrict__ da, const float *__restrict__ k,
+                                                const float *__restrict__ bq, const float *__restrict__ bk,
+                                                float *__restrict__ dq, long long rows, int c, int strict) {
+	const long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+	const int lane = threadIdx.x & 31;
+	if (row >= rows) return; // uniform across the warp
+	const int t = (int)(row % c);
+	const long long base = row - t; // n·c
+	const float *dr = da + row * c;
+	const float b = bq[row];
+	float acc = 0.f;
+	for (int s = lane; s <= t - strict; s += 32) acc = ds_add(acc, dr[s], k[base + s], expf(b - bk[base + s]));
+	acc = warp_sum(acc);
+	if (lane == 0) dq[row] = acc;
+}
+
+// decay_scores_grad1_k: one thread per key row s (a column of dA: adjacent
+// threads read adjacent columns), queries t ascending as the CPU sums.
+extern "C" __global__ void decay_scores_grad1_k(const float *__restrict__ da, const float *__restrict__ q,
+                                                const float *__restrict__ bq, const float *__restrict__ bk,
+                                                float *__restrict__ dk, long long rows, int c, int strict) {
+	LAB_FOR(row, rows) {
+		const int s = (int)(row % c);
+		const long long base = row - s; // n·c
+		const float *dc = da + base * c + s; // dA[n, 0, s]
+		const float b = bk[row];
+		float acc = 0.f;
+		for (int t = s + strict; t < c; t++) acc = ds_add(acc, dc[(long long)t * c], q[base + t], expf(bq[base + t] - b));
+		dk[row] = acc;
+	}
+}
