@@ -21,8 +21,8 @@ const (
 	decayThreads = 256
 )
 
-// decayMaxGridZ is the largest grid z the driver takes: the decay kernels put
-// the N matrices there.
+// decayMaxGridZ is the largest grid z the driver takes: the tiled decay
+// kernels put the N matrices there, so larger N is launched in groups.
 const decayMaxGridZ = 65535
 
 // decayShape reads [N, c, dk] from a decay op's q or k operand.
@@ -31,13 +31,29 @@ func decayShape(n *kernels.Node, operand int) (nb, c, dk int, err error) {
 	if len(s) != 3 {
 		return 0, 0, 0, fmt.Errorf("%s: operand of shape %v, want [N, c, dk]", n.Op.Name(), s)
 	}
-	if s[0] > decayMaxGridZ {
-		return 0, 0, 0, fmt.Errorf("%s: %d matrices, the kernels take at most %d", n.Op.Name(), s[0], decayMaxGridZ)
-	}
 	return s[0], s[1], s[2], nil
 }
 
 func decayTiles(n int) int { return (n + decayTile - 1) / decayTile }
+
+// decayGroups launches a tiled decay kernel over nb matrices in groups of
+// at most decayMaxGridZ (the grid's z), each launch on slices of the
+// buffers: bufs[i] holds per[i] floats per matrix; tail follows them.
+func decayGroups(p *Program, name string, nb int, grid func(z int) Dim3, bufs []Buffer, per []int, tail ...any) (func() error, error) {
+	var c chain
+	for lo := 0; lo < nb; lo += decayMaxGridZ {
+		hi := min(nb, lo+decayMaxGridZ)
+		args := make([]any, 0, len(bufs)+len(tail))
+		for i, b := range bufs {
+			if int64(hi*per[i])*4 > b.Bytes {
+				return nil, fmt.Errorf("%s: buffer of %d floats, want %d", name, b.Floats(), hi*per[i])
+			}
+			args = append(args, b.Slice(lo*per[i], hi*per[i]))
+		}
+		c.add(p.launcher(name, grid(hi-lo), Dim3{X: decayThreads}, append(args, tail...)...))
+	}
+	return c.done()
+}
 
 // lowerDecayScores: A [N, c, c] from q, k, bq, bk [N, c, dk], one block per
 // 32 x 32 tile of each matrix (masked tiles only write their zeros).
@@ -47,8 +63,9 @@ func lowerDecayScores(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func(
 		return nil, err
 	}
 	strict := flag(kernels.Describe(n.Op).Bools["strict"])
-	return p.launcher("decay_scores_fwd", Dim3{X: decayTiles(c), Y: decayTiles(c), Z: nb}, Dim3{X: decayThreads},
-		in[0], in[1], in[2], in[3], y, int32(c), int32(dk), strict)
+	grid := func(z int) Dim3 { return Dim3{X: decayTiles(c), Y: decayTiles(c), Z: z} }
+	return decayGroups(p, "decay_scores_fwd", nb, grid, []Buffer{in[0], in[1], in[2], in[3], y},
+		[]int{c * dk, c * dk, c * dk, c * dk, c * c}, int32(c), int32(dk), strict)
 }
 
 // lowerDecayScoresGrad: dq or dk [N, c, dk] from dA [N, c, c] and k or q,
@@ -69,6 +86,7 @@ func lowerDecayScoresGrad(p *Program, n *kernels.Node, y Buffer, in []Buffer) (f
 		}
 		return p.ew("decay_scores_grad1_k", int(rows), in[0], in[1], in[2], in[3], y, rows, int32(c), strict)
 	}
-	return p.launcher(n.Op.Name(), Dim3{X: decayTiles(dk), Y: decayTiles(c), Z: nb}, Dim3{X: decayThreads},
-		in[0], in[1], in[2], in[3], y, int32(c), int32(dk), strict)
+	grid := func(z int) Dim3 { return Dim3{X: decayTiles(dk), Y: decayTiles(c), Z: z} }
+	return decayGroups(p, n.Op.Name(), nb, grid, []Buffer{in[0], in[1], in[2], in[3], y},
+		[]int{c * c, c * dk, c * dk, c * dk, c * dk}, int32(c), int32(dk), strict)
 }

@@ -49,6 +49,9 @@ var decayCases = []struct {
 	{5, 64, 1, -1, true},
 	{3, 37, 1, -30, false},
 	{2, 100, 1, 0, true},
+	// More matrices than a grid's z (65535): launched in two groups, as
+	// RWKV-4's chunks are at batch 64, d 128, L 1024 (131072).
+	{65600, 2, 2, -1, false},
 }
 
 func TestDecayScoresMatchCPU(t *testing.T) {
