@@ -43,16 +43,19 @@ func lastDimToFront(g *kernels.Graph, x *kernels.Node) *kernels.Node {
 }
 
 // scoresPerDim returns A[n, t, s] = Σ_d q[n,t,d]·k[n,s,d]·exp(bq[n,t,d] - bk[n,s,d])
-// masked causally, for q, k, bq, bk [N, L, dk]: an [N, dk, L, L] temporary.
+// masked causally, for q, k, bq, bk [N, L, dk]: one fused op (kernels.DecayScores)
+// that never forms the [N, dk, L, L] products.
 func scoresPerDim(g *kernels.Graph, q, k, bq, bk *kernels.Node, strict bool) *kernels.Node {
-	n, l, dk := q.Shape[0], q.Shape[1], q.Shape[2]
-	e := expDiff(g, lastDimToFront(g, bq), lastDimToFront(g, bk), strict) // [N, dk, L, L]
-	qk := g.BMul(g.Reshape(lastDimToFront(g, q), n, dk, l, 1), g.Reshape(lastDimToFront(g, k), n, dk, 1, l))
-	return g.Reshape(g.SumTo(g.Mul(qk, e), []int{n, 1, l, l}), n, l, l)
+	return g.DecayScores(q, k, bq, bk, strict)
 }
 
 // scoresScalar returns A[n, t, s] = (q_t·k_s)·exp(bq_t - bk_s) masked causally.
+// With one key dim (RWKV-4's channels as heads) this is the per-dimension
+// form with dk = 1, and the fused op skips the GEMM and the mask passes.
 func scoresScalar(g *kernels.Graph, q, k, bq, bk *kernels.Node, strict bool) *kernels.Node {
+	if n, l := q.Shape[0], q.Shape[1]; q.Shape[2] == 1 {
+		return g.DecayScores(q, k, g.Reshape(bq, n, l, 1), g.Reshape(bk, n, l, 1), strict)
+	}
 	return g.Mul(g.MatMul(q, k, false, true), expDiff(g, bq, bk, strict))
 }
 

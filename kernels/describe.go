@@ -42,6 +42,10 @@ func Describe(op Op) Attrs {
 		a.Ints["axis"] = o.axis
 	case convGrad:
 		a.Bools["wrt_w"] = o.wrtW
+	case decayScores:
+		a.Bools["strict"] = o.strict
+	case decayScoresGrad:
+		a.Bools["strict"], a.Bools["wrt_k"] = o.strict, o.wrtK
 	}
 	return a
 }
