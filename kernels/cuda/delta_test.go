@@ -40,17 +40,21 @@ func deltaCase(s [5]int) graphCase {
 // contraction on the GPU and cuBLAS's tile order in the GEMMs.
 func TestDeltaScanMatchesCPU(t *testing.T) {
 	d, _ := gpu(t)
-	for _, s := range deltaShapes {
-		gc := deltaCase(s)
-		t.Run(strings.ReplaceAll(gc.name, " ", "_"), func(t *testing.T) {
-			w := checkCase(t, d, gc, 1e-4)
-			t.Logf("largest |got-want|/(1+|want|): %.2e (tolerance 1e-4)", w)
-		})
+	defer func() { deltaNoStage = false }()
+	for _, noStage := range []bool{false, true} {
+		for _, s := range deltaShapes {
+			gc := deltaCase(s)
+			t.Run(fmt.Sprintf("%s/nostage=%v", strings.ReplaceAll(gc.name, " ", "_"), noStage), func(t *testing.T) {
+				deltaNoStage = noStage
+				w := checkCase(t, d, gc, 1e-4)
+				t.Logf("largest |got-want|/(1+|want|): %.2e (tolerance 1e-4)", w)
+			})
+		}
 	}
 }
 
-// The tile choice keeps shared memory within bounds and narrows for small
-// batches (runs without a GPU).
+// The tile and kernel choice keep shared memory within bounds and narrow
+// the tile for small batches (runs without a GPU).
 func TestDeltaTile(t *testing.T) {
 	for _, c := range []struct{ n, c, dk, dv, sms, want int }{
 		{64, 64, 128, 128, 132, 16}, {8, 64, 128, 128, 132, 8}, {1000, 64, 128, 128, 132, 32},
@@ -60,6 +64,20 @@ func TestDeltaTile(t *testing.T) {
 		got := deltaTile(c.n, c.c, c.dk, c.dv, c.sms)
 		if got != c.want || (got > 0 && (c.dk+c.c)*got*4 > deltaSharedMax) || (got > 0 && deltaBlock%got != 0) {
 			t.Errorf("deltaTile%v = %d, want %d", c, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		n, c, dk, dv int
+		vec          bool
+		t            int
+		staged       bool
+	}{
+		{64, 64, 128, 128, true, 16, true}, {8, 64, 128, 128, true, 8, true}, {1000, 64, 128, 128, true, 16, true},
+		{64, 64, 128, 128, false, 16, false}, {4, 64, 256, 64, true, 8, false}, {4, 32, 128, 64, true, 8, true}, {4, 64, 1024, 64, true, 8, false},
+	} {
+		tt, st := deltaPlan(c.n, c.c, c.dk, c.dv, 132, c.vec)
+		if tt != c.t || st != c.staged || (st && deltaStagedBytes(c.c, c.dk, tt) > deltaSharedMax) {
+			t.Errorf("deltaPlan%v = %d, %v", c, tt, st)
 		}
 	}
 }
@@ -74,7 +92,14 @@ func TestDeltaScanTimings(t *testing.T) {
 	}
 	d, _ := gpu(t)
 	fmt.Printf("\ndelta scan kernels (c = 64, dk = dv = 128), ms launch by launch, median of 5\n")
-	for _, s := range [][5]int{{64, 4, 64, 128, 128}, {64, 16, 64, 128, 128}, {8, 256, 64, 128, 128}} {
+	defer func() { deltaNoStage = false }()
+	for _, v := range []struct {
+		s       [5]int
+		noStage bool
+	}{{[5]int{64, 4, 64, 128, 128}, true}, {[5]int{64, 4, 64, 128, 128}, false}, {[5]int{64, 16, 64, 128, 128}, true},
+		{[5]int{64, 16, 64, 128, 128}, false}, {[5]int{8, 256, 64, 128, 128}, true}, {[5]int{8, 256, 64, 128, 128}, false}} {
+		s := v.s
+		deltaNoStage = v.noStage
 		gc := deltaCase(s)
 		g := kernels.NewGraph()
 		ci := &caseInputs{gr: g, rng: rand.New(rand.NewPCG(1, 2)), fill: map[*kernels.Node]func() ([]float32, []int32){}}
@@ -104,8 +129,8 @@ func TestDeltaScanTimings(t *testing.T) {
 		}
 		fl := 2 * float64(s[0]*(s[1]-1)) * float64(2*s[2]*s[3]*s[4]) / 1e9 // GFLOP per scan
 		med := func(v []float64) float64 { w := append([]float64(nil), v...); sortFloats(w); return w[len(w)/2] }
-		fmt.Printf("N=%d nc=%d: delta_states %.3f ms, delta_states_grad %.3f ms (%.2f GFLOP each: %.1f / %.1f TFLOP/s); whole fwd+bwd %.3f ms\n",
-			s[0], s[1], med(reps["delta_states"]), med(reps["delta_states_grad"]), fl,
+		fmt.Printf("%-17s N=%d nc=%d: delta_states %.3f ms, delta_states_grad %.3f ms (%.2f GFLOP each: %.1f / %.1f TFLOP/s); whole fwd+bwd %.3f ms\n",
+			map[bool]string{true: "delta_scan", false: "delta_scan_staged"}[v.noStage], s[0], s[1], med(reps["delta_states"]), med(reps["delta_states_grad"]), fl,
 			fl/med(reps["delta_states"]), fl/med(reps["delta_states_grad"]), med(total))
 		p.Free()
 	}
