@@ -105,8 +105,9 @@ func (m *deltaNet) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.
 	return m.p.o.apply(g, mergeHeads(g, deltaChunked(g, q, k, v, beta, lg, c), x.Shape[0], m.c.Heads))
 }
 
-// deltaChunked runs the chunk equations above; the state passes from chunk
-// to chunk in an unrolled loop (L/c steps).
+// deltaChunked runs the chunk equations above: the per-chunk tensors for all
+// chunks at once, then the state carried from chunk to chunk by one scan
+// (kernels.DeltaScan).
 func deltaChunked(g *kernels.Graph, q, k, v, beta, lg *kernels.Node, c int) *kernels.Node {
 	n, l, dk, dv := q.Shape[0], q.Shape[1], q.Shape[2], v.Shape[2]
 	if c <= 0 || c > l {
@@ -130,33 +131,11 @@ func deltaChunked(g *kernels.Graph, q, k, v, beta, lg *kernels.Node, c int) *ker
 	gq := g.MulCol(qc, gam)
 	kd := g.MulCol(kc, g.Act(kernels.Exp, g.BSub(last, cum)))
 	chunkDecay := g.Act(kernels.Exp, g.Reshape(last, n, nc))
-	pick := func(x *kernels.Node, i int) *kernels.Node {
-		s := x.Shape
-		y := g.Slice(g.Reshape(x, append([]int{n, nc}, s[1:]...)...), 1, i, i+1)
-		return g.Reshape(y, append([]int{n}, s[1:]...)...)
+	per := func(x *kernels.Node) *kernels.Node { // [N·nc, c, e] -> [N, nc, c, e]
+		return g.Reshape(x, n, nc, c, x.Shape[2])
 	}
-	var s *kernels.Node // [N, dk, dv]; nil = zero state
-	outs := make([]*kernels.Node, nc)
-	for i := 0; i < nc; i++ {
-		u := pick(tv, i)
-		att := g.MatMul(pick(qkg, i), u, false, false)
-		if s != nil {
-			u = g.Sub(u, g.MatMul(pick(tk, i), s, false, false))
-			att = g.Add(g.MatMul(pick(qkg, i), u, false, false), g.MatMul(pick(gq, i), s, false, false))
-		}
-		outs[i] = att
-		if i == nc-1 {
-			break
-		}
-		upd := g.MatMul(pick(kd, i), u, true, false)
-		if s == nil {
-			s = upd
-		} else {
-			dec := g.Reshape(g.Slice(chunkDecay, 1, i, i+1), n)
-			s = g.Add(g.Reshape(g.MulCol(g.Reshape(s, n, dk*dv), dec), n, dk, dv), upd)
-		}
-	}
-	return g.Slice(g.Concat(1, outs...), 1, 0, l)
+	o := g.DeltaScan(per(tv), per(tk), per(qkg), per(gq), per(kd), chunkDecay)
+	return g.Slice(g.Reshape(o, n, nc*c, dv), 1, 0, l)
 }
 
 func (m *deltaNet) StateBytes(L int) int64 {
