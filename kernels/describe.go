@@ -42,6 +42,10 @@ func Describe(op Op) Attrs {
 		a.Ints["axis"] = o.axis
 	case convGrad:
 		a.Bools["wrt_w"] = o.wrtW
+	case attention:
+		a.Floats["scale"], a.Ints["window"] = float64(o.scale), o.window
+	case attentionGrad:
+		a.Floats["scale"], a.Ints["window"] = float64(o.scale), o.window
 	}
 	return a
 }
