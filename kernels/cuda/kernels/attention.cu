@@ -229,26 +229,63 @@ __device__ void attn_dkdv_simt(const float *__restrict__ q, const float *__restr
 	}
 }
 
-#define AS_INST(C)                                                                                                  \
-	extern "C" __global__ void __launch_bounds__(128) attn_fwd_simt##C(const float *q, const float *k, const float *v, \
-	                                                                    float *o, float *lse, int L, int dh,         \
-	                                                                    float scale, int W) {                        \
-		attn_fwd_simt<C>(q, k, v, o, lse, L, dh, scale, W);                                                         \
-	}                                                                                                               \
-	extern "C" __global__ void __launch_bounds__(128)                                                               \
-	    attn_dq_simt##C(const float *q, const float *k, const float *v, const float *dO, const float *lse,          \
-	                    const float *D, float *dq, int L, int dh, float scale, int W) {                             \
-		attn_dq_simt<C>(q, k, v, dO, lse, D, dq, L, dh, scale, W);                                                  \
-	}                                                                                                               \
-	extern "C" __global__ void __launch_bounds__(128)                                                               \
-	    attn_dkdv_simt##C(const float *q, const float *k, const float *v, const float *dO, const float *lse,        \
-	                      const float *D, float *dk, float *dv, int L, int dh, float scale, int W) {                \
-		attn_dkdv_simt<C>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);                                            \
-	}
-AS_INST(1)
-AS_INST(2)
-AS_INST(4)
-AS_INST(8)
+// Instantiations (written out: LoadKernels finds kernels by their extern "C" names).
+extern "C" __global__ void attn_fwd_simt1(const float *q, const float *k, const float *v, float *o, float *lse,
+                                          int L, int dh, float scale, int W) {
+	attn_fwd_simt<1>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_simt1(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dq, int L, int dh, float scale,
+                                         int W) {
+	attn_dq_simt<1>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_simt1(const float *q, const float *k, const float *v, const float *dO,
+                                           const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                           float scale, int W) {
+	attn_dkdv_simt<1>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
+extern "C" __global__ void attn_fwd_simt2(const float *q, const float *k, const float *v, float *o, float *lse,
+                                          int L, int dh, float scale, int W) {
+	attn_fwd_simt<2>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_simt2(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dq, int L, int dh, float scale,
+                                         int W) {
+	attn_dq_simt<2>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_simt2(const float *q, const float *k, const float *v, const float *dO,
+                                           const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                           float scale, int W) {
+	attn_dkdv_simt<2>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
+extern "C" __global__ void attn_fwd_simt4(const float *q, const float *k, const float *v, float *o, float *lse,
+                                          int L, int dh, float scale, int W) {
+	attn_fwd_simt<4>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_simt4(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dq, int L, int dh, float scale,
+                                         int W) {
+	attn_dq_simt<4>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_simt4(const float *q, const float *k, const float *v, const float *dO,
+                                           const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                           float scale, int W) {
+	attn_dkdv_simt<4>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
+extern "C" __global__ void attn_fwd_simt8(const float *q, const float *k, const float *v, float *o, float *lse,
+                                          int L, int dh, float scale, int W) {
+	attn_fwd_simt<8>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_simt8(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dq, int L, int dh, float scale,
+                                         int W) {
+	attn_dq_simt<8>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_simt8(const float *q, const float *k, const float *v, const float *dO,
+                                           const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                           float scale, int W) {
+	attn_dkdv_simt<8>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
 
 // attn_rowdot: D[r] = dot(dO[r], O[r]) over rows of dh, one warp per row.
 extern "C" __global__ void attn_rowdot(const float *__restrict__ dO, const float *__restrict__ o,
@@ -546,24 +583,69 @@ __device__ void attn_dkdv_tc(const float *__restrict__ q, const float *__restric
 	}
 }
 
-#define AT_INST(NC)                                                                                                 \
-	extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc##NC(const float *q, const float *k, const float *v,  \
-	                                                                   float *o, float *lse, int L, int dh,          \
-	                                                                   float scale, int W) {                         \
-		attn_fwd_tc<NC>(q, k, v, o, lse, L, dh, scale, W);                                                          \
-	}                                                                                                               \
-	extern "C" __global__ void __launch_bounds__(128)                                                               \
-	    attn_dq_tc##NC(const float *q, const float *k, const float *v, const float *dO, const float *lse,           \
-	                   const float *D, float *dq, int L, int dh, float scale, int W) {                              \
-		attn_dq_tc<NC>(q, k, v, dO, lse, D, dq, L, dh, scale, W);                                                   \
-	}                                                                                                               \
-	extern "C" __global__ void __launch_bounds__(128)                                                               \
-	    attn_dkdv_tc##NC(const float *q, const float *k, const float *v, const float *dO, const float *lse,         \
-	                     const float *D, float *dk, float *dv, int L, int dh, float scale, int W) {                 \
-		attn_dkdv_tc<NC>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);                                             \
-	}
-AT_INST(1)
-AT_INST(2)
-AT_INST(4)
-AT_INST(8)
-AT_INST(16)
+// Instantiations (written out: LoadKernels finds kernels by their extern "C" names).
+extern "C" __global__ void attn_fwd_tc1(const float *q, const float *k, const float *v, float *o, float *lse,
+                                        int L, int dh, float scale, int W) {
+	attn_fwd_tc<1>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_tc1(const float *q, const float *k, const float *v, const float *dO,
+                                       const float *lse, const float *D, float *dq, int L, int dh, float scale, int W) {
+	attn_dq_tc<1>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_tc1(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                         float scale, int W) {
+	attn_dkdv_tc<1>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
+extern "C" __global__ void attn_fwd_tc2(const float *q, const float *k, const float *v, float *o, float *lse,
+                                        int L, int dh, float scale, int W) {
+	attn_fwd_tc<2>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_tc2(const float *q, const float *k, const float *v, const float *dO,
+                                       const float *lse, const float *D, float *dq, int L, int dh, float scale, int W) {
+	attn_dq_tc<2>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_tc2(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                         float scale, int W) {
+	attn_dkdv_tc<2>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
+extern "C" __global__ void attn_fwd_tc4(const float *q, const float *k, const float *v, float *o, float *lse,
+                                        int L, int dh, float scale, int W) {
+	attn_fwd_tc<4>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_tc4(const float *q, const float *k, const float *v, const float *dO,
+                                       const float *lse, const float *D, float *dq, int L, int dh, float scale, int W) {
+	attn_dq_tc<4>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_tc4(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                         float scale, int W) {
+	attn_dkdv_tc<4>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
+extern "C" __global__ void attn_fwd_tc8(const float *q, const float *k, const float *v, float *o, float *lse,
+                                        int L, int dh, float scale, int W) {
+	attn_fwd_tc<8>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_tc8(const float *q, const float *k, const float *v, const float *dO,
+                                       const float *lse, const float *D, float *dq, int L, int dh, float scale, int W) {
+	attn_dq_tc<8>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_tc8(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                         float scale, int W) {
+	attn_dkdv_tc<8>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
+extern "C" __global__ void attn_fwd_tc16(const float *q, const float *k, const float *v, float *o, float *lse,
+                                        int L, int dh, float scale, int W) {
+	attn_fwd_tc<16>(q, k, v, o, lse, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dq_tc16(const float *q, const float *k, const float *v, const float *dO,
+                                       const float *lse, const float *D, float *dq, int L, int dh, float scale, int W) {
+	attn_dq_tc<16>(q, k, v, dO, lse, D, dq, L, dh, scale, W);
+}
+extern "C" __global__ void attn_dkdv_tc16(const float *q, const float *k, const float *v, const float *dO,
+                                         const float *lse, const float *D, float *dk, float *dv, int L, int dh,
+                                         float scale, int W) {
+	attn_dkdv_tc<16>(q, k, v, dO, lse, D, dk, dv, L, dh, scale, W);
+}
