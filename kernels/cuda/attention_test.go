@@ -55,9 +55,12 @@ func (a *attnGraph) outputs() []*kernels.Node { return []*kernels.Node{a.out, a.
 //
 // Bounds: exact, |d| <= 2e-5·(1+|want|) per element (the same float32
 // products summed in another order, exp/log of the device's libm); TF32,
-// ‖d‖/‖want‖ <= 4e-3 per output (inputs rounded to 10 mantissa bits: about
-// 3e-4 relative per product, through two chained products for the
-// gradients) and |d| <= 0.05·(1+|want|) per element.
+// ‖d‖ <= 4e-3·‖want‖ + 1e-3·√n per output (inputs rounded to 10 mantissa
+// bits: about 3e-4 relative per product, through two chained products for
+// the gradients; the absolute term is dS = P∘(dP - D): dP from TF32
+// products against D in float32 cancels to an error of ~3e-4·|dO||v|·scale
+// per key whatever |dq| is, which shows when dq is ~0, as with one key
+// seen) and |d| <= 0.05·(1+|want|) per element.
 func TestAttentionMatchesCPU(t *testing.T) {
 	d, _ := gpu(t)
 	cases := []struct{ bh, l, dh, window int }{
@@ -109,10 +112,10 @@ func TestAttentionMatchesCPU(t *testing.T) {
 							continue
 						}
 						within(t, what, got, want, 0.05)
-						if r := attnRel(got, want); !(r <= 4e-3) {
-							t.Fatalf("%s: ‖d‖/max(‖want‖, 0.01·√n) = %.3g > 4e-3", what, r)
+						if r := attnRel(got, want); !(r <= 1) {
+							t.Fatalf("%s: ‖d‖/(4e-3·‖want‖ + 1e-3·√n) = %.3g > 1", what, r)
 						} else if round == 1 {
-							t.Logf("%s: ‖d‖/max(‖want‖, 0.01·√n) = %.2g", what, r)
+							t.Logf("%s: ‖d‖/(4e-3·‖want‖ + 1e-3·√n) = %.2g", what, r)
 						}
 					}
 				}
@@ -121,9 +124,8 @@ func TestAttentionMatchesCPU(t *testing.T) {
 	}
 }
 
-// attnRel is ‖got-want‖ / max(‖want‖, 0.01·√n): relative, except for an
-// output that is zero or nearly so (dq when each query sees one key, so its
-// softmax is constant), where it bounds the error absolutely.
+// attnRel is ‖got-want‖ / (4e-3·‖want‖ + 1e-3·√n): the TF32 bound's
+// relative part and its absolute floor (see TestAttentionMatchesCPU).
 func attnRel(got, want []float32) float64 {
 	var num, den float64
 	for i := range want {
@@ -134,7 +136,7 @@ func attnRel(got, want []float32) float64 {
 	if math.IsNaN(num) {
 		return math.Inf(1)
 	}
-	return math.Sqrt(num) / math.Max(math.Sqrt(den), 0.01*math.Sqrt(float64(len(want))))
+	return math.Sqrt(num) / (4e-3*math.Sqrt(den) + 1e-3*math.Sqrt(float64(len(want))))
 }
 
 // attnTime returns the median milliseconds of forward (the attention
