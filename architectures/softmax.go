@@ -10,8 +10,9 @@ import (
 // attention is multi-head causal softmax attention, optionally restricted to
 // a sliding window of the last `window` tokens (window 0 = full causal).
 //
-//	parallel/chunked: softmax(QKᵀ/√dh + causal mask)·V, the n×n matrix in
-//	                  memory (the CUDA backend fuses it flash-style)
+//	parallel/chunked: softmax(QKᵀ/√dh + causal mask)·V as one Attention op
+//	                  (blocked over queries: no n×n matrix in memory; the
+//	                  CUDA backend runs flash kernels)
 //	recurrent:        a KV cache, growing by 2·D floats a token (capped at
 //	                  the window for sliding-window attention)
 type attention struct {
@@ -55,9 +56,8 @@ func (m *attention) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels
 	k := splitHeads(g, m.p.k.apply(g, x), h)
 	v := splitHeads(g, m.p.v.apply(g, x), h)
 	dh := q.Shape[2]
-	s := g.Scale(g.MatMul(q, k, false, true), float32(1/math.Sqrt(float64(dh))))
-	p := g.Softmax(g.CausalMask(s, m.window, kernels.NegInf))
-	o := mergeHeads(g, g.MatMul(p, v, false, false), b, h)
+	a := g.Attention(q, k, v, float32(1/math.Sqrt(float64(dh))), m.window)
+	o := mergeHeads(g, a, b, h)
 	return m.p.o.apply(g, o)
 }
 

@@ -46,6 +46,10 @@ func Describe(op Op) Attrs {
 		a.Bools["strict"] = o.strict
 	case decayScoresGrad:
 		a.Bools["strict"], a.Bools["wrt_k"] = o.strict, o.wrtK
+	case attention:
+		a.Floats["scale"], a.Ints["window"] = float64(o.scale), o.window
+	case attentionGrad:
+		a.Floats["scale"], a.Ints["window"] = float64(o.scale), o.window
 	}
 	return a
 }
