@@ -184,6 +184,9 @@ func lowerAttention(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func() 
 	if err := checkAttn(a); err != nil {
 		return nil, err
 	}
+	if scoresPath(a) {
+		return lowerAttentionScores(p, n, a, y, in)
+	}
 	lse, err := p.Stash(n.ID, a.bh*a.l)
 	if err != nil {
 		return nil, err
@@ -205,6 +208,9 @@ func lowerAttentionGrad(p *Program, n *kernels.Node, y Buffer, in []Buffer) (fun
 	a := attnOf(n)
 	if err := checkAttn(a); err != nil {
 		return nil, err
+	}
+	if scoresPath(a) {
+		return lowerAttentionScoresGrad(p, n, a, y, in)
 	}
 	fwd := n.In[3]
 	if fwd.Kind() != kernels.LeafOp || fwd.Op.Name() != "attention" {
