@@ -15,10 +15,11 @@ import (
 //
 // with r, k, v projected from token-shifted mixes of x_t and x_{t-1}.
 //
-//	parallel/chunked: decayCore's scalar exclusive forms with one "head" per
-//	           channel, keys e^{k_s - m} and values [v_s, 1] (numerator and
-//	           denominator); m = max_s k_s per channel cancels in the ratio
-//	           and keeps every exponential ≤ 1
+//	parallel/chunked: the exclusive decayed scan (kernels.DecayScan) of
+//	           e^{k_s - m}·[v_s, 1] (numerator and denominator) per channel
+//	           with log-decay -w; m = max_s k_s per channel cancels in the
+//	           ratio and keeps every exponential ≤ 1. Both forms build the
+//	           same graph: the scan is linear in L and needs no chunks.
 //	recurrent: the a/b states with the running exponent p (RWKV's stable
 //	           form) and the previous token: 4·D floats
 type rwkv4 struct {
@@ -73,13 +74,9 @@ func (m *rwkv4) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Nod
 	vals := g.Concat(2, g.Reshape(v, b*d, l, 1), g.Const("ones", kernels.New(b*d, l, 1).Fill(1)))
 	negW := g.Reshape(g.Scale(g.Act(kernels.Exp, g.Param(m.decay)), -1), 1, d, 1)
 	lg := g.Reshape(g.BAdd(g.Const("zeros", kernels.New(b, d, l)), negW), b*d, l)
-	q := g.Const("ones", kernels.New(b*d, l, 1).Fill(1))
-	var nd *kernels.Node
-	if form == Parallel {
-		nd = decayParallel(g, q, ek, vals, lg, decayOpts{exclusive: true})
-	} else {
-		nd = decayChunked(g, q, ek, vals, lg, m.c.Chunk, decayOpts{exclusive: true})
-	}
+	// Σ_{s<t} e^{-(t-1-s)w}·e^{k_s-m}·[v_s, 1]: one sequential scan per
+	// channel (kernels.DecayScan), the same in the parallel and chunked forms.
+	nd := g.DecayScan(g.MulCol(vals, g.Reshape(ek, b*d, l)), lg)
 	eu := g.Reshape(g.Act(kernels.Exp, g.Param(m.bonus)), 1, d, 1)
 	cur := g.Reshape(g.BMul(g.Reshape(ek, b, d, l), eu), b*d, l) // e^{u + k_t - m}
 	nd = g.Add(nd, g.MulCol(vals, cur))
