@@ -83,7 +83,7 @@ func TestDecayScanTimings(t *testing.T) {
 		med := func(v []float64) float64 { w := append([]float64(nil), v...); sortFloats(w); return w[len(w)/2] }
 		mb := float64(8192*l*(2+2+1)*4) / 1e6 // x, y, lg once each
 		fw, bw := med(reps["decay_scan"]), med(reps["decay_scan_reverse"])
-		fmt.Printf("L=%-5d decay_scan %.3f ms (%.0f GB/s), decay_scan_reverse %.3f ms (%.0f GB/s)\n", l, fw, mb/fw/1e3, bw, mb/bw/1e3)
+		fmt.Printf("L=%-5d decay_scan %.3f ms (%.0f GB/s), decay_scan_reverse %.3f ms (%.0f GB/s)\n", l, fw, mb/fw, bw, mb/bw) // MB per ms = GB/s
 		p.Free()
 	}
 }
