@@ -14,7 +14,7 @@ import (
 //	S_t = diag(α_t) S_{t-1} + k_t v_tᵀ,   o_t = q_tᵀ S_t
 //	y_t = W_o (o_t ⊙ silu(x_t W_g))
 //
-//	parallel:  Σ_d q_t,d k_s,d Π_{r=s+1..t} α_r,d, an [N, dk, L, L] temporary
+//	parallel:  Σ_d q_t,d k_s,d Π_{r=s+1..t} α_r,d, one fused DecayScores op ([N, L, L] out)
 //	chunked:   decayCore's per-dimension chunked form
 //	recurrent: S, H·dh² floats
 type gla struct {
