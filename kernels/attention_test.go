@@ -29,16 +29,7 @@ func attnRun(t testing.TB, attend func(g *Graph, q, k, v *Node) *Node, q, k, v, 
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Compile(g, outs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Run()
-	res := make([][]float32, len(outs))
-	for i, o := range outs {
-		res[i] = append([]float32(nil), p.Value(o).Data...)
-	}
-	return res
+	return runOutputs(t, g, outs, nil)
 }
 
 // attnTol bounds |fused - composite| <= attnTol·(1 + |composite|) per

@@ -64,16 +64,7 @@ func evalDecayScan(t *testing.T, ps []*Param, seed uint64, build func(g *Graph, 
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Compile(g, outs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Run()
-	res := make([][]float32, len(outs))
-	for i, o := range outs {
-		res[i] = append([]float32(nil), p.Value(o).Data...)
-	}
-	return res
+	return runOutputs(t, g, outs, nil)
 }
 
 // DecayScan (both directions) against the quadratic twin: output and the
@@ -93,13 +84,8 @@ func TestDecayScanMatchesParallel(t *testing.T) {
 				fast := evalDecayScan(t, ps, uint64(ci), func(g *Graph, x, lg *Node) *Node { return g.decayScan(x, lg, rev) })
 				slow := evalDecayScan(t, ps, uint64(ci), func(g *Graph, x, lg *Node) *Node { return decayScanParallel(g, x, lg, rev) })
 				for i := range fast {
-					var big, diff float64
-					for j, w := range slow[i] {
-						big = math.Max(big, math.Abs(float64(w)))
-						diff = math.Max(diff, math.Abs(float64(fast[i][j]-w)))
-					}
-					if !(diff <= 1e-5*(1+big)) {
-						t.Errorf("%s: max |fast - parallel| = %.2e (largest %.2e)", names[i], diff, big)
+					if d := scaledDiff(fast[i], slow[i]); !(d <= 1e-5) {
+						t.Errorf("%s: max |fast - parallel| / (1 + max|parallel|) = %.2e > 1e-5", names[i], d)
 					}
 				}
 			})

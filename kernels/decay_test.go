@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -63,19 +62,11 @@ func decayOutputs(t testing.TB, in [4]*Tensor, strict bool, seed uint64,
 	r := g.Const("R", New(a.Shape...).Randn(rand.New(rand.NewPCG(seed, 5)), 1))
 	grads := g.Grad(g.SumAll(g.Mul(a, r)), xs[:])
 	outs := append([]*Node{a}, grads...)
-	p, err := Compile(g, outs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range xs {
-		copy(p.Value(x).Data, in[i].Data)
-	}
-	p.Run()
-	res := make([][]float32, len(outs))
-	for i, o := range outs {
-		res[i] = append([]float32(nil), p.Value(o).Data...)
-	}
-	return res
+	return runOutputs(t, g, outs, func(p *Program) {
+		for i, x := range xs {
+			copy(p.Value(x).Data, in[i].Data)
+		}
+	})
 }
 
 // The fused op against its twin on fresh random inputs: ragged sizes, strict
@@ -148,20 +139,6 @@ func TestDecayScoresMatchesTwin(t *testing.T) {
 			}
 		})
 	}
-}
-
-// scaledDiff is max|got-want| / (1 + max|want|); NaN or Inf gives +Inf.
-func scaledDiff(got, want []float32) float64 {
-	var d, m float64
-	for i := range want {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) || math.IsInf(g, 0) || math.IsNaN(w) || math.IsInf(w, 0) {
-			return math.Inf(1)
-		}
-		d = max(d, math.Abs(g-w))
-		m = max(m, math.Abs(w))
-	}
-	return d / (1 + m)
 }
 
 func TestDecayScoresGradCheck(t *testing.T) {

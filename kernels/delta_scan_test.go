@@ -72,16 +72,7 @@ func evalScan(t *testing.T, ps []*Param, seed uint64, build func(g *Graph, in []
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Compile(g, outs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Run()
-	res := make([][]float32, len(outs))
-	for i, o := range outs {
-		res[i] = append([]float32(nil), p.Value(o).Data...)
-	}
-	return res
+	return runOutputs(t, g, outs, nil)
 }
 
 // DeltaStates and DeltaScan against the unrolled twin: outputs, states and
@@ -103,13 +94,8 @@ func TestDeltaScanMatchesUnrolled(t *testing.T) {
 					return deltaScanUnrolled(g, in[0], in[1], in[2], in[3], in[4], in[5])
 				})
 				for i := range fast {
-					var big, diff float64
-					for j, w := range slow[i] {
-						big = math.Max(big, math.Abs(float64(w)))
-						diff = math.Max(diff, math.Abs(float64(fast[i][j]-w)))
-					}
-					if !(diff <= 2e-5*(1+big)) {
-						t.Errorf("%s: max |fast - unrolled| = %.2e (largest %.2e)", names[i], diff, big)
+					if d := scaledDiff(fast[i], slow[i]); !(d <= 2e-5) {
+						t.Errorf("%s: max |fast - unrolled| / (1 + max|unrolled|) = %.2e > 2e-5", names[i], d)
 					}
 				}
 			})
