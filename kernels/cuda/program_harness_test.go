@@ -108,11 +108,13 @@ func checkCase(t *testing.T, d *Device, gc graphCase, tol float64) float64 {
 	}
 	worst := 0.0
 	for round := 0; round < 3; round++ {
-		for n, f := range c.fill {
+		// Declaration order (not map order), so a case draws the same
+		// inputs on every run.
+		for _, n := range append(append([]*kernels.Node{}, c.floats...), c.ints...) {
 			if !needed[n.ID] {
 				continue
 			}
-			fv, iv := f()
+			fv, iv := c.fill[n]()
 			if iv != nil {
 				copy(cpu.Value(n).Ints, iv)
 				must(t, dev.SetInts(n, iv))
