@@ -209,12 +209,12 @@ func lowerAttentionGrad(p *Program, n *kernels.Node, y Buffer, in []Buffer) (fun
 	if err := checkAttn(a); err != nil {
 		return nil, err
 	}
-	if scoresPath(a) {
-		return lowerAttentionScoresGrad(p, n, a, y, in)
-	}
 	fwd := n.In[3]
 	if fwd.Kind() != kernels.LeafOp || fwd.Op.Name() != "attention" {
 		return nil, fmt.Errorf("attention_grad: input 3 is %v, not the attention node", fwd)
+	}
+	if scoresPath(a) {
+		return lowerAttentionScoresGrad(p, fwd, a, y, in)
 	}
 	rows := a.bh * a.l
 	lse, err := p.Stash(fwd.ID, rows)

@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"fmt"
 	"os"
 
 	"lab/kernels"
@@ -68,14 +67,10 @@ func lowerAttentionScores(p *Program, n *kernels.Node, a attnDims, y Buffer, in 
 	}, nil
 }
 
-// lowerAttentionScoresGrad binds the backward from the stashed weights P:
-// dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(P∘dP)), dQ = dS·K,
-// dK = dSᵀ·Q, into y = [dq, dk, dv].
-func lowerAttentionScoresGrad(p *Program, n *kernels.Node, a attnDims, y Buffer, in []Buffer) (func() error, error) {
-	fwd := n.In[3]
-	if fwd.Kind() != kernels.LeafOp || fwd.Op.Name() != "attention" {
-		return nil, fmt.Errorf("attention_grad: input 3 is %v, not the attention node", fwd)
-	}
+// lowerAttentionScoresGrad binds the backward of the attention node fwd
+// from its stashed weights P: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P∘(dP −
+// rowsum(P∘dP)), dQ = dS·K, dK = dSᵀ·Q, into y = [dq, dk, dv].
+func lowerAttentionScoresGrad(p *Program, fwd *kernels.Node, a attnDims, y Buffer, in []Buffer) (func() error, error) {
 	ll := a.l * a.l
 	w, err := p.Stash(fwd.ID, a.bh*ll)
 	if err != nil {

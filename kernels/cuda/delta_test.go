@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"lab/architectures"
 	"lab/kernels"
 )
 
@@ -180,18 +179,8 @@ func TestDeltaLongSequence(t *testing.T) {
 	fmt.Printf("\nms per training step at batch %d (d %d, vocab %d, 2 layers, 1 head, chunk 64, TF32)\n", B, D, V)
 	for _, mix := range []string{"deltanet", "gated_deltanet"} {
 		for _, L := range []int{4096, 8192, 16384} {
-			cfg := architectures.ModelConfig{Vocab: V, D: D, Heads: 1, Layers: 2, MaxLen: L, Mix: mix,
-				Channel: "mlp", MLPRatio: 4, Norm: "layernorm", Position: "learned", Chunk: 64}
-			tr := newTrainGraph(t, cfg, B, L, B*L)
-			p, err := Compile(d, tr.g, append([]*kernels.Node{tr.loss}, tr.grads...)...)
-			must(t, err)
-			o, err := NewOptimizer(p, benchAdam, tr.params, tr.grads)
-			must(t, err)
-			ids, at, tg := batchData(rand.New(rand.NewPCG(uint64(D), uint64(L))), V, B, L)
-			must(t, p.SetInts(tr.ids, ids))
-			must(t, p.SetInts(tr.at, at))
-			must(t, p.SetInts(tr.tg, tg))
-			b := &stepBench{tr, p, o}
+			b := newStepBenchBatch(t, d, mix, D, L, B)
+			p := b.p
 			ms, loss := b.time(t, 5)
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				t.Errorf("%s L=%d: loss %v", mix, L, loss)

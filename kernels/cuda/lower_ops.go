@@ -80,36 +80,32 @@ func (p *Program) lowerSumTo(n *kernels.Node, y, x Buffer) (func() error, error)
 	v = append(append(v, rs...), rstr...)
 	meta := p.addMeta(v...)
 	size, rank, rrank := int64(n.Len()), int32(len(out)), int32(len(rs))
-	if P := sumToParts(size, nred); P > 1 {
-		// Few outputs, long sums (a bias's gradient over every token): one
-		// thread per output would run serially for milliseconds.
-		chunk := (nred + int64(P) - 1) / int64(P)
-		P = int((nred + chunk - 1) / chunk)
-		part, err := p.alloc(int(size) * P)
-		if err != nil {
+	// Few outputs, long sums (a bias's gradient over every token): one
+	// thread per output would run serially for milliseconds, so the sums
+	// are cut into P chunks added afterwards.
+	P := sumToParts(size, nred)
+	chunk := (nred + int64(P) - 1) / int64(P)
+	P = int((nred + chunk - 1) / chunk)
+	part := y
+	if P > 1 {
+		var err error
+		if part, err = p.alloc(int(size) * P); err != nil {
 			return nil, err
 		}
-		f, err := p.k.Function("sum_to_part")
-		if err != nil {
-			return nil, err
-		}
-		grid := p.k.ewGrid(size * int64(P))
-		parts := func() error {
-			return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, x, part, size, rank, rrank, nred, chunk, int32(P), meta())
-		}
-		var c chain
-		c.add(parts, nil)
-		c.add(p.ew("sum_parts", int(size), part, y, int32(P), size))
-		return c.done()
 	}
 	f, err := p.k.Function("sum_to")
 	if err != nil {
 		return nil, err
 	}
-	grid := p.k.ewGrid(size)
-	return func() error {
-		return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, x, y, size, rank, rrank, nred, meta())
-	}, nil
+	grid := p.k.ewGrid(size * int64(P))
+	var c chain
+	c.add(func() error {
+		return f.Launch(p.s, grid, Dim3{X: ewBlock}, 0, x, part, size, rank, rrank, nred, chunk, int32(P), meta())
+	}, nil)
+	if P > 1 {
+		c.add(p.ew("sum_parts", int(size), part, y, int32(P), size))
+	}
+	return c.done()
 }
 
 // sumToParts is how many chunks sum_to cuts each output's reduction into:

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 
@@ -150,13 +149,13 @@ func TestMixerCasesBuild(t *testing.T) {
 	}
 }
 
-// TestMixerProfile prints, for each mixer in LAB_CUDA_PROFILE (comma
-// separated), the ops that take the most time in one training step at
+// TestMixerProfile prints, for each mixer in LAB_CUDA_PROFILE (separated
+// by semicolons: mixer strings hold commas), the ops that take the most time in one training step at
 // d=128 and L=LAB_CUDA_PROFILE_L (default 256), launch by launch.
 func TestMixerProfile(t *testing.T) {
 	mixes := os.Getenv("LAB_CUDA_PROFILE")
 	if mixes == "" {
-		t.Skip("profiles run only with LAB_CUDA_PROFILE=mixer,...")
+		t.Skip("profiles run only with LAB_CUDA_PROFILE='mixer;...'")
 	}
 	L := 256
 	if s := os.Getenv("LAB_CUDA_PROFILE_L"); s != "" {
@@ -167,16 +166,7 @@ func TestMixerProfile(t *testing.T) {
 		b := newStepBench(t, d, mix, 128, L)
 		_, err := b.o.TrainStep()
 		must(t, err)
-		ms, count, total := b.profile(t)
-		names := make([]string, 0, len(ms))
-		for n := range ms {
-			names = append(names, n)
-		}
-		sort.Slice(names, func(i, j int) bool { return ms[names[i]] > ms[names[j]] })
-		fmt.Printf("\nprofile %s d=128 L=%d: %.2f ms launch by launch, planned %.2f GiB\n", mix, L, total, float64(b.p.PlannedBytes)/(1<<30))
-		for _, n := range names[:min(10, len(names))] {
-			fmt.Printf("  %-28s %3d nodes %9.3f ms %5.1f%%\n", n, count[n], ms[n], 100*ms[n]/total)
-		}
+		b.writeProfile(t, os.Stdout, fmt.Sprintf("%s d=128 L=%d", mix, L), 10)
 		b.free()
 	}
 }

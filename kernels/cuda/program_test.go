@@ -46,7 +46,7 @@ var opCases = []graphCase{
 	// bound is 1e-4 here (device run 9 saw 4.5e-5 with 1e-5).
 	{name: "sum_to, few outputs, long sums", grad: true, tol: 1e-4, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		// b's gradients reduce 6240 and 2500 elements into 6 and 3 outputs:
-		// the chunked sum_to_part path.
+		// the chunked sum_to path (P > 1).
 		a, b := c.F(48, 130, 6), c.F(1, 1, 6)
 		x, w := c.F(3, 2500), c.F(3, 1)
 		return []*kernels.Node{g.BAdd(a, b), g.BMul(x, w)}

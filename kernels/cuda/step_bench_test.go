@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -20,8 +21,8 @@ var benchAdam = kernels.AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Weig
 // stepBench compiles the workload for one mixer, width and length:
 // 2 layers of [pre-norm, mixer, residual, pre-norm, 4x GELU MLP,
 // residual], token and learned position embeddings, final norm, untied LM
-// head over a vocabulary of 8192 at every position, batch 64, one head,
-// chunk 64, AdamW, TF32 GEMMs.
+// head over a vocabulary of 8192 at every position, batch 64 (or B), one
+// head, chunk 64, AdamW, TF32 GEMMs.
 type stepBench struct {
 	tr *trainGraph
 	p  *Program
@@ -29,7 +30,11 @@ type stepBench struct {
 }
 
 func newStepBench(t *testing.T, d *Device, mix string, D, L int) *stepBench {
-	const B, V = 64, 8192
+	return newStepBenchBatch(t, d, mix, D, L, 64)
+}
+
+func newStepBenchBatch(t *testing.T, d *Device, mix string, D, L, B int) *stepBench {
+	const V = 8192
 	cfg := architectures.ModelConfig{Vocab: V, D: D, Heads: 1, Layers: 2, MaxLen: L, Mix: mix,
 		Channel: "mlp", MLPRatio: 4, Norm: "layernorm", Position: "learned", Chunk: 64}
 	tr := newTrainGraph(t, cfg, B, L, B*L)
@@ -115,6 +120,24 @@ func (b *stepBench) profile(t *testing.T) (map[string]float64, map[string]int, f
 	return ms, count, total
 }
 
+// writeProfile writes the per-op profile of one step (b.profile), the ops
+// in order of time, the top of them (top 0: all).
+func (b *stepBench) writeProfile(t *testing.T, w io.Writer, title string, top int) {
+	ms, count, total := b.profile(t)
+	names := make([]string, 0, len(ms))
+	for n := range ms {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, c string) int { return int(math.Copysign(1, ms[c]-ms[a])) })
+	if top > 0 {
+		names = names[:min(top, len(names))]
+	}
+	fmt.Fprintf(w, "\nprofile %s, launch by launch: %.2f ms, planned %.2f GiB\n", title, total, float64(b.p.PlannedBytes)/(1<<30))
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-28s %3d nodes %8.3f ms %5.1f%%\n", n, count[n], ms[n], 100*ms[n]/total)
+	}
+}
+
 // TestStepTimings prints ms per training step for the workload
 // (LAB_CUDA_BENCH=1; LAB_CUDA_BENCH_OUT names a file for a copy), and a
 // per-op profile of two of the shapes.
@@ -131,17 +154,7 @@ func TestStepTimings(t *testing.T) {
 		b := newStepBench(t, d, prof.mix, prof.D, prof.L)
 		_, err := b.o.TrainStep() // warm: cuBLAS picks its kernels
 		must(t, err)
-		ms, count, total := b.profile(t)
-		names := make([]string, 0, len(ms))
-		for n := range ms {
-			names = append(names, n)
-		}
-		slices.SortFunc(names, func(a, c string) int { return int(math.Copysign(1, ms[c]-ms[a])) })
-		fmt.Fprintf(&out, "\nprofile %s d=%d L=%d, launch by launch: %.2f ms, planned %.2f GiB\n", prof.mix, prof.D, prof.L,
-			total, float64(b.p.PlannedBytes)/(1<<30))
-		for _, n := range names {
-			fmt.Fprintf(&out, "  %-28s %3d nodes %8.3f ms %5.1f%%\n", n, count[n], ms[n], 100*ms[n]/total)
-		}
+		b.writeProfile(t, &out, fmt.Sprintf("%s d=%d L=%d", prof.mix, prof.D, prof.L), 0)
 		b.free()
 	}
 	fmt.Fprintf(&out, "\nms per training step (TrainStep: one CUDA graph, median of 20; batch 64, vocab 8192, 2 layers, TF32)\n")

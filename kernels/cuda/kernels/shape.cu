@@ -79,37 +79,14 @@ extern "C" __global__ void bcast_binary(const float *__restrict__ a, const float
 	}
 }
 
-// sum_to: y[o] = sum of x over the reduced dims. meta: the output shape and
-// the input strides (rank each), then the reduced dims' sizes and strides
-// (rrank each). The reduced index runs last dim fastest, as on the CPU.
-extern "C" __global__ void sum_to(const float *__restrict__ x, float *__restrict__ y, long long n, int rank,
-                                  int rrank, long long nred, const long long *__restrict__ meta) {
-	const long long *shape = meta, *sx = meta + rank, *rs = meta + 2 * rank, *rstr = meta + 2 * rank + rrank;
-	LAB_FOR(o, n) {
-		long long rem = o, base = 0;
-		for (int d = rank - 1; d >= 0; d--) {
-			long long q = rem / shape[d];
-			base += (rem - q * shape[d]) * sx[d];
-			rem = q;
-		}
-		float s = 0.f;
-		for (long long k = 0; k < nred; k++) {
-			long long r = k, off = base;
-			for (int d = rrank - 1; d >= 0; d--) {
-				long long q = r / rs[d];
-				off += (r - q * rs[d]) * rstr[d];
-				r = q;
-			}
-			s = __fadd_rn(s, x[off]);
-		}
-		y[o] = s;
-	}
-}
-
-// sum_to_part is sum_to for few outputs and long reductions: the reduced
-// index range is cut into P chunks, thread i = j*n + o sums chunk j of
-// output o in order into part[i], and sum_parts adds the P chunks in order.
-extern "C" __global__ void sum_to_part(const float *__restrict__ x, float *__restrict__ part, long long n, int rank,
+// sum_to: the sum of x over the reduced dims, for n outputs. meta: the
+// output shape and the input strides (rank each), then the reduced dims'
+// sizes and strides (rrank each); the reduced index runs last dim fastest,
+// as on the CPU. The reduced range is cut into P chunks of chunk indices:
+// thread i = j*n + o sums chunk j of output o in order into part[i]. With
+// P = 1, part is the output itself; otherwise sum_parts adds the P chunks
+// in order.
+extern "C" __global__ void sum_to(const float *__restrict__ x, float *__restrict__ part, long long n, int rank,
                                        int rrank, long long nred, long long chunk, int P,
                                        const long long *__restrict__ meta) {
 	const long long *shape = meta, *sx = meta + rank, *rs = meta + 2 * rank, *rstr = meta + 2 * rank + rrank;
