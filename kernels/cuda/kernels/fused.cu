@@ -6,6 +6,8 @@
 //       mask is the identity there: y is 0 wherever the forward masked)
 //   cross_entropy and cross_entropy_grad of the same logits -> xent_fused,
 //       one read of the logits for the per-row losses and the gradient.
+//
+// The plain softmax_grad kernel is softmax_grad_scaled with scale 1.
 
 // masked_softmax: rows of the trailing [L, L] matrices (cols == L); entry
 // (i, j) is kept when j <= i, i-j < window (window > 0) and not (strict and
@@ -68,6 +70,16 @@ extern "C" __global__ void softmax_grad_scaled_warp(const float *y, const float 
 
 extern "C" __global__ void softmax_grad_scaled_block(const float *y, const float *dy, float *dx, long long rows, int cols, float scale) {
 	softmax_grad_scaled_row<false>(y, dy, dx, rows, cols, scale);
+}
+
+// softmax_grad: dx = y * (dy - sum(dy * y)) per row, y the softmax output:
+// the scaled kernel with scale 1 (a product by 1 is exact).
+extern "C" __global__ void softmax_grad_warp(const float *y, const float *dy, float *dx, long long rows, int cols) {
+	softmax_grad_scaled_row<true>(y, dy, dx, rows, cols, 1.f);
+}
+
+extern "C" __global__ void softmax_grad_block(const float *y, const float *dy, float *dx, long long rows, int cols) {
+	softmax_grad_scaled_row<false>(y, dy, dx, rows, cols, 1.f);
 }
 
 // xent_fused: per row, loss[r] = logsumexp(x[r]) - x[r, t[r]] (as xent_rows)

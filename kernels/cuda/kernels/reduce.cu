@@ -1,5 +1,5 @@
 // reduce.cu: the sums and row-wise gradients of a compiled graph (CPU twins:
-// sum_rows, sum_last, sum_all, max_last, softmax_grad, normalize_grad,
+// sum_rows, sum_last, sum_all, max_last, normalize_grad,
 // rms_normalize_grad, cross_entropy_grad, causal_conv_grad_w). No float
 // atomics: every sum has a fixed order, so a run repeats bit for bit.
 
@@ -121,30 +121,6 @@ extern "C" __global__ void max_last_warp(const float *x, float *y, long long row
 
 extern "C" __global__ void max_last_block(const float *x, float *y, long long rows, int cols) {
 	max_last_row<false>(x, y, rows, cols);
-}
-
-// softmax_grad: dx = y * (dy - sum(dy * y)) per row, y the softmax output.
-template <bool WARP>
-__device__ __forceinline__ void softmax_grad_row(const float *__restrict__ y, const float *__restrict__ dy,
-                                                 float *__restrict__ dx, long long rows, int cols) {
-	__shared__ float sh[32];
-	RowGroup<WARP> g;
-	if (g.row >= rows) return;
-	y += g.row * cols;
-	dy += g.row * cols;
-	dx += g.row * cols;
-	float s = 0.f;
-	for (int j = g.lane; j < cols; j += g.size) s += y[j] * dy[j];
-	s = g.reduce_sum(s, sh);
-	for (int j = g.lane; j < cols; j += g.size) dx[j] = y[j] * (dy[j] - s);
-}
-
-extern "C" __global__ void softmax_grad_warp(const float *y, const float *dy, float *dx, long long rows, int cols) {
-	softmax_grad_row<true>(y, dy, dx, rows, cols);
-}
-
-extern "C" __global__ void softmax_grad_block(const float *y, const float *dy, float *dx, long long rows, int cols) {
-	softmax_grad_row<false>(y, dy, dx, rows, cols);
 }
 
 // norm_grad: with xh = (x - mean) * inv (mean 0 for RMS),
