@@ -32,9 +32,9 @@ type TrainConfig struct {
 	// every position; the LM head runs only there). One target in ten is
 	// ignored (kernels.Ignore), as in a masked loss.
 	TargetFrac float64
-	TF32       bool // CUDA: TF32 tensor-core GEMMs (else plain float32)
-	Warmup     int  // untimed steps first
-	Reps       int  // timed steps; the median is reported
+	Precision  cuda.Precision // CUDA: how GEMMs multiply (TF32, the zero value; FP32; BF16)
+	Warmup     int            // untimed steps first
+	Reps       int            // timed steps; the median is reported
 	// CUDA selects GPU Index; otherwise the CPU (host timing).
 	CUDA  bool
 	Index int
@@ -249,7 +249,7 @@ func (c *TrainConfig) timeCUDA(dev *cuda.Device, tr *trainGraph, r *TrainResult)
 	}
 	defer p.Free()
 	r.PlannedBytes = p.PlannedBytes
-	if err := p.SetTF32(c.TF32); err != nil {
+	if err := p.SetPrecision(c.Precision); err != nil {
 		return nil, err
 	}
 	o, err := cuda.NewOptimizer(p, BenchAdam, tr.params, tr.grads)

@@ -153,13 +153,7 @@ func WriteTrainMarkdown(w io.Writer, impl string, rs []TrainResult, lengths []in
 // TrainHeader describes the workload in one line, as the reference
 // script does.
 func (c *TrainConfig) TrainHeader(device string) string {
-	tf := "TF32 on"
-	if !c.TF32 {
-		tf = "TF32 off"
-	}
-	if !c.CUDA {
-		tf = "fp32"
-	}
+	tf := "GEMMs " + c.PrecisionName()
 	targets := "head at every position"
 	if c.TargetFrac < 1 {
 		targets = fmt.Sprintf("head at %g of positions", c.TargetFrac)
@@ -170,4 +164,13 @@ func (c *TrainConfig) TrainHeader(device string) string {
 	}
 	return fmt.Sprintf("device: %s; batch %d, vocab %d, %d layers, %d %s, MLP %dx GELU, %s, learned positions, %s, AdamW, %s; median of %d steps after %d warm-up",
 		device, c.Batch, c.Vocab, c.Layers, c.Heads, heads, c.MLPRatio, c.Norm, targets, tf, c.Reps, c.Warmup)
+}
+
+// PrecisionName is the GEMM precision as tables and records name it:
+// "tf32", "fp32" or "bf16" on CUDA, "fp32" on the CPU.
+func (c *TrainConfig) PrecisionName() string {
+	if !c.CUDA {
+		return "fp32"
+	}
+	return c.Precision.String()
 }

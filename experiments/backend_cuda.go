@@ -14,17 +14,17 @@ import (
 // on the evaluator) before it runs.
 type cudaBackend struct {
 	dev  *cuda.Device
-	tf32 bool
+	prec cuda.Precision
 	name string
 }
 
 // openCUDA opens GPU info.Index.
-func openCUDA(info cuda.DeviceInfo, tf32 bool) (*cudaBackend, error) {
+func openCUDA(info cuda.DeviceInfo, prec cuda.Precision) (*cudaBackend, error) {
 	d, err := cuda.Open(info.Index)
 	if err != nil {
 		return nil, fmt.Errorf("open cuda:%d: %w", info.Index, err)
 	}
-	return &cudaBackend{dev: d, tf32: tf32, name: DeviceLabel(info, tf32)}, nil
+	return &cudaBackend{dev: d, prec: prec, name: DeviceLabel(info, prec)}, nil
 }
 
 func (b *cudaBackend) label() string { return b.name }
@@ -64,8 +64,8 @@ func (b *cudaBackend) compile(what string, g *kernels.Graph, outputs []*kernels.
 	if err != nil {
 		return nil, b.wrap(what, err)
 	}
-	if !b.tf32 {
-		if err := p.SetTF32(false); err != nil {
+	if b.prec != cuda.TF32 {
+		if err := p.SetPrecision(b.prec); err != nil {
 			p.Free()
 			return nil, b.wrap(what, err)
 		}

@@ -58,10 +58,13 @@ func TestParseDevice(t *testing.T) {
 
 func TestDeviceLabel(t *testing.T) {
 	info := cuda.DeviceInfo{Index: 1, Name: "NVIDIA H100 80GB HBM3"}
-	if got := DeviceLabel(info, true); got != "cuda:1 (NVIDIA H100 80GB HBM3)" {
+	if got := DeviceLabel(info, cuda.TF32); got != "cuda:1 (NVIDIA H100 80GB HBM3)" {
 		t.Errorf("label %q", got)
 	}
-	if got := DeviceLabel(info, false); got != "cuda:1 (NVIDIA H100 80GB HBM3, fp32)" {
+	if got := DeviceLabel(info, cuda.FP32); got != "cuda:1 (NVIDIA H100 80GB HBM3, fp32)" {
+		t.Errorf("label %q", got)
+	}
+	if got := DeviceLabel(info, cuda.BF16); got != "cuda:1 (NVIDIA H100 80GB HBM3, bf16)" {
 		t.Errorf("label %q", got)
 	}
 }

@@ -101,11 +101,12 @@ func (d DeviceSpec) Probe() ([]cuda.DeviceInfo, error) {
 }
 
 // DeviceLabel is how a run row records the GPU it trained on, e.g.
-// "cuda:0 (NVIDIA H100 80GB HBM3)", with ", fp32" when TF32 GEMMs are off.
-func DeviceLabel(info cuda.DeviceInfo, tf32 bool) string {
+// "cuda:0 (NVIDIA H100 80GB HBM3)", with ", fp32" or ", bf16" when the
+// GEMMs are not the default TF32.
+func DeviceLabel(info cuda.DeviceInfo, prec cuda.Precision) string {
 	s := fmt.Sprintf("cuda:%d (%s", info.Index, info.Name)
-	if !tf32 {
-		s += ", fp32"
+	if prec != cuda.TF32 {
+		s += ", " + prec.String()
 	}
 	return s + ")"
 }

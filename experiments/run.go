@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"lab/kernels/cuda"
 	"lab/store"
 )
 
@@ -19,9 +20,10 @@ type Options struct {
 	// list of GPUs "cuda:0,cuda:1" that train one trial each at a time
 	// (see ParseDevice).
 	Device string
-	// FP32 turns TF32 tensor-core GEMMs off on CUDA: plain float32 GEMMs,
-	// losses within about 1e-6 of the CPU's.
-	FP32 bool
+	// Precision is how GEMMs multiply on CUDA: TF32 (the zero value),
+	// FP32 (plain float32, losses within about 1e-6 of the CPU's) or BF16
+	// (bfloat16 operands, float32 sums; see cuda.Precision).
+	Precision cuda.Precision
 	// NewProgress makes the reporter of one trial; nil: silent. With
 	// Workers > 1 several trials report at once.
 	NewProgress func() Reporter
@@ -112,7 +114,7 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 	if backends == nil {
 		// Every GPU is found and opened before the database is touched: a
 		// missing library or device fails the command with nothing written.
-		if backends, err = openBackends(dev, !opt.FP32); err != nil {
+		if backends, err = openBackends(dev, opt.Precision); err != nil {
 			return nil, err
 		}
 		defer closeBackends(backends)
@@ -129,7 +131,7 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 
 // openBackends opens the devices dev lists (the CPU: one backend shared by
 // every worker).
-func openBackends(dev DeviceSpec, tf32 bool) ([]backend, error) {
+func openBackends(dev DeviceSpec, prec cuda.Precision) ([]backend, error) {
 	if !dev.CUDA {
 		return []backend{cpuBackend{}}, nil
 	}
@@ -139,7 +141,7 @@ func openBackends(dev DeviceSpec, tf32 bool) ([]backend, error) {
 	}
 	var bs []backend
 	for _, info := range infos {
-		b, err := openCUDA(info, tf32)
+		b, err := openCUDA(info, prec)
 		if err != nil {
 			closeBackends(bs)
 			return nil, err

@@ -26,7 +26,7 @@ func benchTrainCmd() *cli.Command {
 			"masked cross-entropy, AdamW. On CUDA each step is one CUDA graph launch (TrainStep), timed with device events;\n" +
 			"on the CPU with the host clock. Median of --reps steps after --warmup. scripts/torch_reference.py prints the\n" +
 			"same table for PyTorch.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, cuda or cuda:N (one device)"},
 			&cli.StringSliceFlag{Name: "mixer", Usage: "mixers (repeatable; default softmax and linear(feature=elu1))"},
 			&cli.IntSliceFlag{Name: "d-model", Value: cli.NewIntSlice(64, 128, 256), Usage: "widths (repeatable)"},
@@ -39,12 +39,11 @@ func benchTrainCmd() *cli.Command {
 			&cli.StringFlag{Name: "norm", Value: "layernorm", Usage: "layernorm or rmsnorm"},
 			&cli.IntFlag{Name: "chunk", Value: 64, Usage: "chunk length of chunked mixers"},
 			&cli.Float64Flag{Name: "targets", Value: 1, Usage: "fraction of positions with a target (the LM head runs only there)"},
-			&cli.BoolFlag{Name: "tf32", Value: true, Usage: "CUDA: TF32 tensor-core GEMMs (--tf32=false: plain float32)"},
 			&cli.IntFlag{Name: "warmup", Value: 3, Usage: "untimed steps first"},
 			&cli.IntFlag{Name: "reps", Value: 20, Usage: "timed steps (the median is printed)"},
 			&cli.StringFlag{Name: "out", Usage: "also write the results to FILE: .csv (one row per shape) or .md (the table)"},
 			&cli.StringFlag{Name: "db", EnvVars: []string{"LAB_DB"}, Usage: "also record the results as bench rows (kind train_step) in this database"},
-		},
+		}, precisionFlags()...),
 		Action: func(c *cli.Context) error {
 			dev, err := experiments.ParseDevice(c.String("device"))
 			if err != nil {
@@ -62,6 +61,10 @@ func benchTrainCmd() *cli.Command {
 			default:
 				return usageErr("bench train: --norm %q: allowed: layernorm, rmsnorm", c.String("norm"))
 			}
+			prec, err := precisionOf(c)
+			if err != nil {
+				return err
+			}
 			mixers := c.StringSlice("mixer")
 			if len(mixers) == 0 {
 				mixers = []string{"softmax", "linear(feature=elu1)"}
@@ -70,7 +73,7 @@ func benchTrainCmd() *cli.Command {
 				Mixers: mixers, DModels: c.IntSlice("d-model"), Lengths: c.IntSlice("length"),
 				Batch: c.Int("batch"), Vocab: c.Int("vocab"), Layers: c.Int("layers"), Heads: c.Int("heads"),
 				MLPRatio: c.Int("mlp-ratio"), Norm: c.String("norm"), Chunk: c.Int("chunk"), TargetFrac: c.Float64("targets"),
-				TF32: c.Bool("tf32"), Warmup: c.Int("warmup"), Reps: c.Int("reps"), CUDA: dev.CUDA, Seed: 5,
+				Precision: prec, Warmup: c.Int("warmup"), Reps: c.Int("reps"), CUDA: dev.CUDA, Seed: 5,
 			}
 			if dev.CUDA {
 				cfg.Index = dev.Indices[0]
@@ -174,7 +177,7 @@ func recordTrain(db *store.DB, rs []bench.TrainResult, cfg bench.TrainConfig) er
 			continue
 		}
 		conf, _ := json.Marshal(map[string]any{"vocab": cfg.Vocab, "layers": cfg.Layers, "heads": cfg.Heads, "mlp_ratio": cfg.MLPRatio,
-			"norm": cfg.Norm, "chunk": cfg.Chunk, "targets": cfg.TargetFrac, "tf32": cfg.TF32 && cfg.CUDA, "warmup": cfg.Warmup,
+			"norm": cfg.Norm, "chunk": cfg.Chunk, "targets": cfg.TargetFrac, "precision": cfg.PrecisionName(), "warmup": cfg.Warmup,
 			"reps": cfg.Reps, "loss": r.Loss, "min_ms": r.MinMS, "device_bytes": r.DeviceBytes})
 		row := store.Bench{Kind: "train_step", Mixer: r.Mixer, Device: r.Device, Host: host, SeqLen: r.SeqLen, Batch: cfg.Batch,
 			DModel: r.DModel, Config: conf}

@@ -22,20 +22,23 @@ func runCmd() *cli.Command {
 		Name:      "run",
 		Usage:     "train every trial of a spec's sweep and log it to the database",
 		ArgsUsage: "SPEC.yaml",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dbFlag,
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "where to train: cpu, cuda (GPU 0), cuda:N, or GPUs cuda:0,cuda:1 (one trial on each at a time)"},
-			&cli.BoolFlag{Name: "tf32", Value: true, Usage: "CUDA: TF32 tensor-core GEMMs; --tf32=false for plain float32 (losses match the CPU to ~1e-6)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip trials done in the database, continue unfinished ones from their last checkpoint"},
 			&cli.IntFlag{Name: "workers", Value: 1, Usage: "trials trained at once on the CPU (they share the cores); on CUDA one per listed GPU"},
 			&cli.IntSliceFlag{Name: "trial", Usage: "train only these trial indices (0-based; repeatable); Slurm array tasks use it"},
-		},
+		}, precisionFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usageErr("run: want one SPEC file, got %d arguments", c.NArg())
 			}
 			dev, err := experiments.ParseDevice(c.String("device"))
+			if err != nil {
+				return err
+			}
+			prec, err := precisionOf(c)
 			if err != nil {
 				return err
 			}
@@ -62,7 +65,7 @@ func runCmd() *cli.Command {
 			defer db.Close()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opt := experiments.Options{DB: db, Device: dev.String(), FP32: !c.Bool("tf32"), Resume: c.Bool("resume"), Workers: workers, Context: ctx}
+			opt := experiments.Options{DB: db, Device: dev.String(), Precision: prec, Resume: c.Bool("resume"), Workers: workers, Context: ctx}
 			if c.IsSet("trial") {
 				opt.Trials = c.IntSlice("trial")
 			}

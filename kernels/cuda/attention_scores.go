@@ -56,15 +56,13 @@ func lowerAttentionScores(p *Program, n *kernels.Node, a attnDims, y Buffer, in 
 	}
 	L, dh, sq, sl := a.l, a.dh, int64(a.l*a.dh), int64(ll)
 	q, k, v := in[0], in[1], in[2]
-	return func() error {
-		if err := p.blas.GemmStridedBatched(false, true, L, L, dh, 1, q, dh, sq, k, dh, sq, 0, s, L, sl, a.bh); err != nil {
-			return err
-		}
-		if err := soft(); err != nil {
-			return err
-		}
-		return p.blas.GemmStridedBatched(false, false, L, dh, L, 1, w, L, sl, v, dh, sq, 0, y, dh, sq, a.bh)
-	}, nil
+	var ch chain
+	ch.add(p.gemm(gemmArgs{tB: true, m: L, n: L, k: dh, alpha: 1, a: q, lda: dh, sa: sq, b: k, ldb: dh, sb: sq,
+		c: s, ldc: L, sc: sl, batch: a.bh}))
+	ch.add(soft, nil)
+	ch.add(p.gemm(gemmArgs{m: L, n: dh, k: L, alpha: 1, a: w, lda: L, sa: sl, b: v, ldb: dh, sb: sq,
+		c: y, ldc: dh, sc: sq, batch: a.bh}))
+	return ch.done()
 }
 
 // lowerAttentionScoresGrad binds the backward of the attention node fwd
@@ -93,26 +91,17 @@ func lowerAttentionScoresGrad(p *Program, fwd *kernels.Node, a attnDims, y Buffe
 	dq, dk, dv := part(0), part(1), part(2)
 	q, k, v, dy := in[0], in[1], in[2], in[4]
 	L, dh, sq, sl, bh := a.l, a.dh, int64(a.l*a.dh), int64(ll), a.bh
-	return func() error {
-		for _, f := range []func() error{
-			func() error {
-				return p.blas.GemmStridedBatched(true, false, L, dh, L, 1, w, L, sl, dy, dh, sq, 0, dv, dh, sq, bh)
-			},
-			func() error {
-				return p.blas.GemmStridedBatched(false, true, L, L, dh, 1, dy, dh, sq, v, dh, sq, 0, dp, L, sl, bh)
-			},
-			grad,
-			func() error {
-				return p.blas.GemmStridedBatched(false, false, L, dh, L, 1, ds, L, sl, k, dh, sq, 0, dq, dh, sq, bh)
-			},
-			func() error {
-				return p.blas.GemmStridedBatched(true, false, L, dh, L, 1, ds, L, sl, q, dh, sq, 0, dk, dh, sq, bh)
-			},
-		} {
-			if err := f(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil
+	var ch chain
+	ch.add(p.gemm(gemmArgs{tA: true, m: L, n: dh, k: L, alpha: 1, a: w, lda: L, sa: sl, b: dy, ldb: dh, sb: sq,
+		c: dv, ldc: dh, sc: sq, batch: bh}))
+	ch.add(p.gemm(gemmArgs{tB: true, m: L, n: L, k: dh, alpha: 1, a: dy, lda: dh, sa: sq, b: v, ldb: dh, sb: sq,
+		c: dp, ldc: L, sc: sl, batch: bh}))
+	ch.add(grad, nil)
+	// dS feeds two GEMMs: in BF16 it is converted once.
+	ch.add(p.toHalf(ds, bh*ll), nil)
+	ch.add(p.gemm(gemmArgs{m: L, n: dh, k: L, alpha: 1, a: ds, lda: L, sa: sl, b: k, ldb: dh, sb: sq,
+		c: dq, ldc: dh, sc: sq, batch: bh, preA: true}))
+	ch.add(p.gemm(gemmArgs{tA: true, m: L, n: dh, k: L, alpha: 1, a: ds, lda: L, sa: sl, b: q, ldb: dh, sb: sq,
+		c: dk, ldc: dh, sc: sq, batch: bh, preA: true}))
+	return ch.done()
 }

@@ -13,7 +13,7 @@ type cublasAPI struct {
 	lib *library
 
 	create, destroy, setStream, setWorkspace, setMathMode, getVersion, statusName,
-	sgemm, sgemmStridedBatched unsafe.Pointer
+	sgemm, sgemmStridedBatched, gemmStridedBatchedEx unsafe.Pointer
 }
 
 var (
@@ -37,7 +37,7 @@ func loadCUBLAS() (*cublasAPI, error) {
 		"cublasCreate_v2": &a.create, "cublasDestroy_v2": &a.destroy, "cublasSetStream_v2": &a.setStream,
 		"cublasSetWorkspace_v2": &a.setWorkspace, "cublasSetMathMode": &a.setMathMode,
 		"cublasGetVersion_v2": &a.getVersion, "cublasSgemm_v2": &a.sgemm,
-		"cublasSgemmStridedBatched": &a.sgemmStridedBatched,
+		"cublasSgemmStridedBatched": &a.sgemmStridedBatched, "cublasGemmStridedBatchedEx": &a.gemmStridedBatchedEx,
 	}, map[string]*unsafe.Pointer{"cublasGetStatusName": &a.statusName})
 	if err != nil {
 		return nil, err
@@ -167,16 +167,22 @@ func (b *BLAS) Close() error {
 }
 
 // need checks that a row-major operand of rows x cols with leading
-// dimension ld, batch matrices stride elements apart, fits in buf.
-func need(what string, buf Buffer, rows, cols, ld int, stride int64, batch int) error {
+// dimension ld, batch matrices stride elements apart, fits in buf, whose
+// elements are size bytes.
+func need(what string, buf Buffer, rows, cols, ld int, stride int64, batch, size int) error {
 	if ld < cols {
 		return fmt.Errorf("cuda: gemm: %s: leading dimension %d < %d columns", what, ld, cols)
 	}
-	last := int64(batch-1)*stride + int64(rows-1)*int64(ld) + int64(cols)
-	if last*4 > buf.Bytes {
-		return fmt.Errorf("cuda: gemm: %s: needs %d floats, buffer holds %d", what, last, buf.Floats())
+	if last := span(rows, cols, ld, stride, batch); last*int64(size) > buf.Bytes {
+		return fmt.Errorf("cuda: gemm: %s: needs %d elements of %d bytes, buffer holds %d bytes", what, last, size, buf.Bytes)
 	}
 	return nil
+}
+
+// span is the number of elements from the first of a (batched) row-major
+// operand to its last, gaps included.
+func span(rows, cols, ld int, stride int64, batch int) int64 {
+	return int64(batch-1)*stride + int64(rows-1)*int64(ld) + int64(cols)
 }
 
 func dims(t bool, r, c int) (int, int) {
@@ -199,29 +205,12 @@ func (b *BLAS) Gemm(tA, tB bool, m, n, k int, alpha float32, A Buffer, lda int, 
 // reuses one matrix for every batch entry (a shared weight).
 func (b *BLAS) GemmStridedBatched(tA, tB bool, m, n, k int, alpha float32, A Buffer, lda int, strideA int64,
 	B Buffer, ldb int, strideB int64, beta float32, Cm Buffer, ldc int, strideC int64, batch int) error {
-	if m <= 0 || n <= 0 || k <= 0 || batch <= 0 {
-		return fmt.Errorf("cuda: gemm: sizes must be positive: m=%d n=%d k=%d batch=%d", m, n, k, batch)
-	}
-	ar, ac := dims(tA, m, k)
-	br, bc := dims(tB, k, n)
-	if err := need("A", A, ar, ac, lda, strideA, batch); err != nil {
-		return err
-	}
-	if err := need("B", B, br, bc, ldb, strideB, batch); err != nil {
-		return err
-	}
-	if err := need("C", Cm, m, n, ldc, strideC, batch); err != nil {
+	ta, tb, err := checkGemm(tA, tB, m, n, k, A, lda, strideA, B, ldb, strideB, Cm, ldc, strideC, batch, 4)
+	if err != nil {
 		return err
 	}
 	// Row-major C = op(A)·op(B) is column-major C' = op(B)'·op(A)': hand
 	// cuBLAS B first, with the sizes swapped; the transpose flags carry over.
-	ta, tb := C.int(0), C.int(0)
-	if tA {
-		ta = 1
-	}
-	if tB {
-		tb = 1
-	}
 	if batch == 1 {
 		return b.do("cublasSgemm", func() C.cublasStatus_t {
 			return C.lab_cublasSgemm(b.a.sgemm, b.h, tb, ta, C.int(n), C.int(m), C.int(k), C.float(alpha),
@@ -233,6 +222,58 @@ func (b *BLAS) GemmStridedBatched(tA, tB bool, m, n, k int, alpha float32, A Buf
 			C.CUdeviceptr(B.Ptr), C.int(ldb), C.longlong(strideB), C.CUdeviceptr(A.Ptr), C.int(lda), C.longlong(strideA),
 			C.float(beta), C.CUdeviceptr(Cm.Ptr), C.int(ldc), C.longlong(strideC), C.int(batch))
 	})
+}
+
+// cudaDataType and cublasComputeType_t values.
+const (
+	cudaR32F      = 0  // CUDA_R_32F
+	cudaR16BF     = 14 // CUDA_R_16BF
+	computeF32    = 68 // CUBLAS_COMPUTE_32F
+	gemmAlgoDeflt = -1 // CUBLAS_GEMM_DEFAULT
+)
+
+// GemmStridedBatchedBF16 is GemmStridedBatched with A and B holding
+// bfloat16 values (2 bytes each, strides and leading dimensions in
+// elements): the products are exact in float32, sums run in float32, C is
+// float32. It is the GEMM of Precision BF16.
+func (b *BLAS) GemmStridedBatchedBF16(tA, tB bool, m, n, k int, alpha float32, A Buffer, lda int, strideA int64,
+	B Buffer, ldb int, strideB int64, beta float32, Cm Buffer, ldc int, strideC int64, batch int) error {
+	ta, tb, err := checkGemm(tA, tB, m, n, k, A, lda, strideA, B, ldb, strideB, Cm, ldc, strideC, batch, 2)
+	if err != nil {
+		return err
+	}
+	return b.do("cublasGemmStridedBatchedEx", func() C.cublasStatus_t {
+		return C.lab_cublasGemmStridedBatchedEx(b.a.gemmStridedBatchedEx, b.h, tb, ta, C.int(n), C.int(m), C.int(k), C.float(alpha),
+			C.CUdeviceptr(B.Ptr), cudaR16BF, C.int(ldb), C.longlong(strideB), C.CUdeviceptr(A.Ptr), cudaR16BF, C.int(lda), C.longlong(strideA),
+			C.float(beta), C.CUdeviceptr(Cm.Ptr), cudaR32F, C.int(ldc), C.longlong(strideC), C.int(batch), computeF32, gemmAlgoDeflt)
+	})
+}
+
+// checkGemm checks a GEMM's sizes against its buffers (A and B of size
+// bytes per element, C float32) and gives cuBLAS's transpose flags.
+func checkGemm(tA, tB bool, m, n, k int, A Buffer, lda int, strideA int64, B Buffer, ldb int, strideB int64,
+	Cm Buffer, ldc int, strideC int64, batch, size int) (ta, tb C.int, err error) {
+	if m <= 0 || n <= 0 || k <= 0 || batch <= 0 {
+		return 0, 0, fmt.Errorf("cuda: gemm: sizes must be positive: m=%d n=%d k=%d batch=%d", m, n, k, batch)
+	}
+	ar, ac := dims(tA, m, k)
+	br, bc := dims(tB, k, n)
+	if err := need("A", A, ar, ac, lda, strideA, batch, size); err != nil {
+		return 0, 0, err
+	}
+	if err := need("B", B, br, bc, ldb, strideB, batch, size); err != nil {
+		return 0, 0, err
+	}
+	if err := need("C", Cm, m, n, ldc, strideC, batch, 4); err != nil {
+		return 0, 0, err
+	}
+	if tA {
+		ta = 1
+	}
+	if tB {
+		tb = 1
+	}
+	return ta, tb, nil
 }
 
 // CUBLASPath returns the cuBLAS library found, or why none was.

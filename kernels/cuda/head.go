@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 
 	"lab/kernels"
@@ -99,10 +100,8 @@ func lowerLinearXent(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func()
 	for r0 := 0; r0 < k; r0 += c {
 		rows := min(c, k-r0)
 		hc := h.Slice(r0*d, (r0+rows)*d)
-		ch.add(func() error {
-			return p.blas.Gemm(false, false, rows, v, d, 1, hc, d, w, v, 0, logits, v)
-		}, nil)
-		ch.add(p.headRows(rows, v, logits, t.Slice(r0, r0+rows), Buffer{}, Buffer{},
+		ch.add(p.gemm(gemmArgs{m: rows, n: v, k: d, alpha: 1, a: hc, lda: d, b: w, ldb: v, c: logits, ldc: v}))
+		ch.add(p.headRows(rows, v, false, logits, t.Slice(r0, r0+rows), Buffer{}, Buffer{},
 			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(0), p.errBuf))
 	}
 	ch.add(p.launcher("xent_mean", Dim3{X: 1}, Dim3{X: 1024}, rowLoss, t, int64(k), y))
@@ -159,42 +158,61 @@ func (p *Program) headBackward(n *kernels.Node, y Buffer, in []Buffer, rowLoss B
 		if r0 == 0 {
 			beta = 0
 		}
-		ch.add(func() error {
-			return p.blas.Gemm(false, false, rows, v, d, 1, hc, d, w, v, 0, logits, v)
-		}, nil)
-		ch.add(p.headRows(rows, v, logits, t.Slice(r0, r0+rows), dy, cnt,
+		ch.add(p.gemm(gemmArgs{m: rows, n: v, k: d, alpha: 1, a: hc, lda: d, b: w, ldb: v, c: logits, ldc: v}))
+		// In BF16 the row kernel writes dlogits as bfloat16 into the
+		// scratch both gradient GEMMs read (preA, preB).
+		ch.add(p.headRows(rows, v, true, logits, t.Slice(r0, r0+rows), dy, cnt,
 			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(1), p.errBuf))
 		if split == 1 {
-			ch.add(func() error {
-				return p.blas.Gemm(false, true, rows, d, v, 1, logits, v, w, v, 0, dhc, d)
-			}, nil)
+			ch.add(p.gemm(gemmArgs{tB: true, m: rows, n: d, k: v, alpha: 1, a: logits, lda: v, b: w, ldb: v,
+				c: dhc, ldc: d, preA: true}))
 		} else {
 			vs := v / split
-			ch.add(func() error {
-				return p.blas.GemmStridedBatched(false, true, rows, d, vs, 1, logits, v, int64(vs), w, v, int64(vs),
-					0, part, d, int64(rows*d), split)
-			}, nil)
+			ch.add(p.gemm(gemmArgs{tB: true, m: rows, n: d, k: vs, alpha: 1, a: logits, lda: v, sa: int64(vs),
+				b: w, ldb: v, sb: int64(vs), c: part, ldc: d, sc: int64(rows * d), batch: split, preA: true}))
 			ch.add(p.ew("sum_parts", rows*d, part, dhc, int32(split), int64(rows*d)))
 		}
-		ch.add(func() error {
-			return p.blas.Gemm(true, false, d, v, rows, 1, hc, d, logits, v, beta, dw, v)
-		}, nil)
+		ch.add(p.gemm(gemmArgs{tA: true, m: d, n: v, k: rows, alpha: 1, a: hc, lda: d, b: logits, ldb: v,
+			beta: beta, c: dw, ldc: v, preB: true}))
 	}
 	return ch.done()
 }
 
 // headRows launches the row kernel over rows x v logits: lmhead_xent_vec
 // (one block per row, up to 32 floats per thread, whole warps)
-// when v is a multiple of 4 and at most 32768, else lmhead_xent.
-func (p *Program) headRows(rows, v int, args ...any) (func() error, error) {
+// when v is a multiple of 4 and at most 32768, else lmhead_xent. With
+// half, in BF16, the kernel writes dlogits as bfloat16 into slot halfPre
+// (its last argument; null otherwise).
+func (p *Program) headRows(rows, v int, half bool, args ...any) (func() error, error) {
+	name := "lmhead_xent_vec"
 	threads := ((v+4*lmheadVec-1)/(4*lmheadVec) + 31) / 32 * 32
+	var f *Function
+	var grid, block Dim3
 	if !headVec || v%4 != 0 || threads > 1024 {
-		return p.rows("lmhead_xent", rows, v, args...)
+		if f, grid, block = p.k.rowLaunch("lmhead_xent", rows, v); f == nil {
+			return nil, fmt.Errorf("no kernel lmhead_xent_warp/_block")
+		}
+	} else {
+		if headVecThreads > threads && headVecThreads <= 1024 {
+			threads = headVecThreads
+		}
+		var err error
+		if f, err = p.k.Function(name); err != nil {
+			return nil, err
+		}
+		grid, block = Dim3{X: rows}, Dim3{X: max(32, threads)}
 	}
-	if headVecThreads > threads && headVecThreads <= 1024 {
-		threads = headVecThreads
+	if half {
+		p.needHalf(halfPre, int64(rows)*int64(v))
 	}
-	return p.launcher("lmhead_xent_vec", Dim3{X: rows}, Dim3{X: max(32, threads)}, args...)
+	all := append(slices.Clip(args), Buffer{})
+	return func() error {
+		all[len(all)-1] = Buffer{}
+		if half && p.prec == BF16 {
+			all[len(all)-1] = p.half[halfPre]
+		}
+		return f.Launch(p.s, grid, block, 0, all...)
+	}, nil
 }
 
 // fuseLinearCrossEntropy makes grad (linear_cross_entropy_grad, moved before

@@ -310,7 +310,7 @@ func TestHeadPieces(t *testing.T) {
 		must(t, err)
 		return func(r0, rows int) error {
 			return f.Launch(s, Dim3{X: rows}, Dim3{X: threads}, 0, logits, tg.Slice(r0, r0+rows), dy, cnt,
-				loss.Slice(r0, r0+rows), int64(rows), int32(V), int32(1), errBuf)
+				loss.Slice(r0, r0+rows), int64(rows), int32(V), int32(1), errBuf, Buffer{})
 		}
 	}
 	sumParts, err := k.Function("sum_parts")

@@ -23,9 +23,8 @@ func (p *Program) lowerMatMul(n *kernels.Node, a kernels.Attrs, y Buffer, in []B
 	}
 	lda, ldb := A[rk-1], B[rk-1]
 	sa, sb, sc := int64(A[rk-2]*A[rk-1]), int64(B[rk-2]*B[rk-1]), int64(m*nn)
-	return func() error {
-		return p.blas.GemmStridedBatched(tA, tB, m, nn, k, 1, in[0], lda, sa, in[1], ldb, sb, 0, y, nn, sc, batch)
-	}, nil
+	return p.gemm(gemmArgs{tA: tA, tB: tB, m: m, n: nn, k: k, alpha: 1, a: in[0], lda: lda, sa: sa,
+		b: in[1], ldb: ldb, sb: sb, c: y, ldc: nn, sc: sc, batch: batch})
 }
 
 // bstrides gives, per dim of out, the stride of a tensor of shape in (0

@@ -39,6 +39,10 @@ type Program struct {
 
 	stash map[int]Buffer // per node ID: scratch a kernel leaves for a later one (see Stash)
 
+	prec     Precision
+	half     [halfSlots]Buffer // bfloat16 GEMM operands in BF16 (gemm.go)
+	halfNeed [halfSlots]int64  // their sizes in values, counted while lowering
+
 	graph   *Graph
 	runs    int
 	version int // bumped when the captured work must be recaptured
@@ -57,7 +61,7 @@ type paramBuf struct {
 // Compile plans device buffers for the nodes that outputs depend on, uploads
 // parameters and constants, and binds every op to a device kernel. An op
 // with no device kernel is an error that names it. Outputs keep their
-// buffers for Read after Run. GEMMs use TF32 tensor cores (SetTF32).
+// buffers for Read after Run. GEMMs use TF32 tensor cores (SetPrecision).
 func Compile(dev *Device, g *kernels.Graph, outputs ...*kernels.Node) (p *Program, err error) {
 	ids := g.Needed(outputs...)
 	if err := checkOps(g, ids); err != nil {
@@ -153,14 +157,13 @@ func (p *Program) addMeta(v ...int64) func() Buffer {
 }
 
 // SetTF32 chooses TF32 tensor-core GEMMs (on, the default: about 10
-// mantissa bits per product) or plain float32 ones. The schedule is
-// captured again at the next Run.
+// mantissa bits per product) or plain float32 ones: SetPrecision(TF32) or
+// SetPrecision(FP32).
 func (p *Program) SetTF32(on bool) error {
-	if err := p.blas.SetTF32(on); err != nil {
-		return err
+	if on {
+		return p.SetPrecision(TF32)
 	}
-	p.dropGraph()
-	return nil
+	return p.SetPrecision(FP32)
 }
 
 func (p *Program) dropGraph() {

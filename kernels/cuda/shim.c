@@ -170,3 +170,14 @@ cublasStatus_t lab_cublasSgemmStridedBatched(void *fn, cublasHandle_t h, int ta,
 	return ((sgemmsb_t)fn)(h, ta, tb, m, n, k, &alpha, (const float *)a, lda, sa, (const float *)b, ldb, sb,
 	                       &beta, (float *)c, ldc, sc, batch);
 }
+cublasStatus_t lab_cublasGemmStridedBatchedEx(void *fn, cublasHandle_t h, int ta, int tb, int m, int n, int k,
+                                              float alpha, CUdeviceptr a, int atype, int lda, long long sa,
+                                              CUdeviceptr b, int btype, int ldb, long long sb, float beta,
+                                              CUdeviceptr c, int ctype, int ldc, long long sc, int batch,
+                                              int compute, int algo) {
+	typedef cublasStatus_t (*gemmex_t)(cublasHandle_t, int, int, int, int, int, const void *, const void *, int,
+	                                   int, long long, const void *, int, int, long long, const void *, void *, int,
+	                                   int, long long, int, int, int);
+	return ((gemmex_t)fn)(h, ta, tb, m, n, k, &alpha, (const void *)a, atype, lda, sa, (const void *)b, btype, ldb,
+	                      sb, &beta, (void *)c, ctype, ldc, sc, batch, compute, algo);
+}

@@ -87,5 +87,11 @@ cublasStatus_t lab_cublasSgemmStridedBatched(void *fn, cublasHandle_t h, int ta,
                                              float alpha, CUdeviceptr a, int lda, long long sa,
                                              CUdeviceptr b, int ldb, long long sb, float beta,
                                              CUdeviceptr c, int ldc, long long sc, int batch);
+// cublasGemmStridedBatchedEx with float alpha/beta (compute type 32F).
+cublasStatus_t lab_cublasGemmStridedBatchedEx(void *fn, cublasHandle_t h, int ta, int tb, int m, int n, int k,
+                                              float alpha, CUdeviceptr a, int atype, int lda, long long sa,
+                                              CUdeviceptr b, int btype, int ldb, long long sb, float beta,
+                                              CUdeviceptr c, int ctype, int ldc, long long sc, int batch,
+                                              int compute, int algo);
 
 #endif

@@ -22,7 +22,8 @@ var benchAdam = kernels.AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Weig
 // 2 layers of [pre-norm, mixer, residual, pre-norm, 4x GELU MLP,
 // residual], token and learned position embeddings, final norm, untied LM
 // head over a vocabulary of 8192 at every position, batch 64 (or B), one
-// head, chunk 64, AdamW, TF32 GEMMs.
+// head, chunk 64, AdamW, TF32 GEMMs (LAB_CUDA_PRECISION=fp32|bf16 for
+// another precision).
 type stepBench struct {
 	tr *trainGraph
 	p  *Program
@@ -40,6 +41,11 @@ func newStepBenchBatch(t *testing.T, d *Device, mix string, D, L, B int) *stepBe
 	tr := newTrainGraph(t, cfg, B, L, B*L)
 	p, err := Compile(d, tr.g, append([]*kernels.Node{tr.loss}, tr.grads...)...)
 	must(t, err)
+	if s := os.Getenv("LAB_CUDA_PRECISION"); s != "" {
+		pr, err := ParsePrecision(s)
+		must(t, err)
+		must(t, p.SetPrecision(pr))
+	}
 	o, err := NewOptimizer(p, benchAdam, tr.params, tr.grads)
 	must(t, err)
 	ids, at, tg := batchData(rand.New(rand.NewPCG(uint64(D), uint64(L))), V, B, L)

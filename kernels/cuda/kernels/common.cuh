@@ -19,6 +19,13 @@ __device__ __forceinline__ float4 f4(float a, float b, float c, float d) {
 	return r;
 }
 
+__device__ __forceinline__ uint2 u2(unsigned int a, unsigned int b) {
+	uint2 r;
+	r.x = a;
+	r.y = b;
+	return r;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
 	return v;
@@ -74,4 +81,12 @@ struct RowGroup {
 // report records the first bad index seen: err[0] = position+1, err[1] = value.
 __device__ __forceinline__ void report(int *err, long long pos, int value) {
 	if (err && atomicCAS(err, 0, (int)(pos + 1)) == 0) err[1] = value;
+}
+
+// bf16_bits rounds f to bfloat16 (nearest, ties to even; NaN stays NaN) and
+// returns its 16 bits: the top half of a float32.
+__device__ __forceinline__ unsigned int bf16_bits(float f) {
+	unsigned int u = __float_as_uint(f);
+	if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+	return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }

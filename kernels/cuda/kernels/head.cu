@@ -9,19 +9,26 @@
 // xent_grad). Rows without a target (or with a bad one, reported in err)
 // get loss 0 and, with grad, zeros. Every thread reads x[t] before any
 // thread of the row writes, so working in place is safe; x is therefore not
-// __restrict__.
+// __restrict__. When xh is not null (Precision BF16) dlogits go there as
+// bfloat16, same layout, for the two gradient GEMMs, and x is left as is.
 template <bool WARP>
 __device__ __forceinline__ void lmhead_xent_row(float *x, const int *__restrict__ t, const float *__restrict__ d,
                                                 const int *__restrict__ cnt, float *__restrict__ loss, long long rows,
-                                                int V, int grad, int *err) {
+                                                int V, int grad, int *err, unsigned short *xh) {
 	__shared__ float sh[32];
 	RowGroup<WARP> g;
 	if (g.row >= rows) return;
 	int tg = t[g.row];
 	x += g.row * V;
+	if (xh) xh += g.row * V;
 	if (tg == LAB_IGNORE || tg < 0 || tg >= V) {
 		if (grad)
-			for (int j = g.lane; j < V; j += g.size) x[j] = 0.f;
+			for (int j = g.lane; j < V; j += g.size) {
+				if (xh)
+					xh[j] = 0;
+				else
+					x[j] = 0.f;
+			}
 		if (g.lane == 0) {
 			loss[g.row] = 0.f;
 			if (tg != LAB_IGNORE) report(err, g.row, tg);
@@ -42,39 +49,48 @@ __device__ __forceinline__ void lmhead_xent_row(float *x, const int *__restrict_
 	for (int j = g.lane; j < V; j += g.size) {
 		float p = expf(x[j] - m) * inv;
 		if (j == tg) p -= 1.f;
-		x[j] = p * scale;
+		if (xh)
+			xh[j] = (unsigned short)bf16_bits(p * scale);
+		else
+			x[j] = p * scale;
 	}
 }
 
 extern "C" __global__ void lmhead_xent_warp(float *x, const int *t, const float *d, const int *cnt, float *loss,
-                                            long long rows, int V, int grad, int *err) {
-	lmhead_xent_row<true>(x, t, d, cnt, loss, rows, V, grad, err);
+                                            long long rows, int V, int grad, int *err, unsigned short *xh) {
+	lmhead_xent_row<true>(x, t, d, cnt, loss, rows, V, grad, err, xh);
 }
 
 extern "C" __global__ void lmhead_xent_block(float *x, const int *t, const float *d, const int *cnt, float *loss,
-                                             long long rows, int V, int grad, int *err) {
-	lmhead_xent_row<false>(x, t, d, cnt, loss, rows, V, grad, err);
+                                             long long rows, int V, int grad, int *err, unsigned short *xh) {
+	lmhead_xent_row<false>(x, t, d, cnt, loss, rows, V, grad, err, xh);
 }
 
 // lmhead_xent_vec: lmhead_xent with the row held in registers: one block per
 // row, thread i owning float4s i, i + blockDim.x, ... (LMHEAD_VEC of them),
 // so the row is read once and, with grad, written once (the three-pass
 // kernel reads it three times). Needs V % 4 == 0 (rows 16-byte aligned)
-// and V <= 4 * LMHEAD_VEC * blockDim.x.
+// and V <= 4 * LMHEAD_VEC * blockDim.x. xh as in lmhead_xent.
 #define LMHEAD_VEC 8
 extern "C" __global__ void lmhead_xent_vec(float *x, const int *__restrict__ t, const float *__restrict__ d,
                                            const int *__restrict__ cnt, float *__restrict__ loss, long long rows, int V,
-                                           int grad, int *err) {
+                                           int grad, int *err, unsigned short *xh) {
 	__shared__ float sh[32];
 	long long row = blockIdx.x;
 	if (row >= rows) return;
 	int tg = t[row];
 	x += row * V;
 	float4 *x4 = (float4 *)x;
+	uint2 *xh4 = xh ? (uint2 *)(xh + row * V) : 0;
 	int V4 = V >> 2;
 	if (tg == LAB_IGNORE || tg < 0 || tg >= V) {
 		if (grad)
-			for (int j = threadIdx.x; j < V4; j += blockDim.x) x4[j] = f4(0.f, 0.f, 0.f, 0.f);
+			for (int j = threadIdx.x; j < V4; j += blockDim.x) {
+				if (xh4)
+					xh4[j] = u2(0u, 0u);
+				else
+					x4[j] = f4(0.f, 0.f, 0.f, 0.f);
+			}
 		if (threadIdx.x == 0) {
 			loss[row] = 0.f;
 			if (tg != LAB_IGNORE) report(err, row, tg);
@@ -109,7 +125,11 @@ extern "C" __global__ void lmhead_xent_vec(float *x, const int *__restrict__ t, 
 			if (c + 1 == tg) p.y -= 1.f;
 			if (c + 2 == tg) p.z -= 1.f;
 			if (c + 3 == tg) p.w -= 1.f;
-			x4[j] = f4(p.x * scale, p.y * scale, p.z * scale, p.w * scale);
+			p = f4(p.x * scale, p.y * scale, p.z * scale, p.w * scale);
+			if (xh4)
+				xh4[j] = u2(bf16_bits(p.x) | (bf16_bits(p.y) << 16), bf16_bits(p.z) | (bf16_bits(p.w) << 16));
+			else
+				x4[j] = p;
 		}
 	}
 }
