@@ -150,7 +150,8 @@ def measure(args, mix, d, l, compiled, dev):
         if compiled:
             torch.compiler.cudagraph_mark_step_begin()
         opt.zero_grad(set_to_none=True)
-        loss = fwd(ids, at, tg)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
+            loss = fwd(ids, at, tg)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
         opt.step()
@@ -229,6 +230,7 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--no-tf32", action="store_true", help="plain float32 matmuls")
+    p.add_argument("--bf16", action="store_true", help="autocast the forward to bfloat16 (lab's --precision bf16)")
     p.add_argument("--no-eager", action="store_true")
     p.add_argument("--no-compile", action="store_true")
     p.add_argument("--compile-d-model", nargs="*", type=int, help="compile only these widths (default all)")
@@ -249,7 +251,7 @@ def main():
     print("ms per training step (torch_reference.py, PyTorch " + torch.__version__ + ")")
     print(f"device: {args.device} ({name}); batch {args.batch}, vocab {args.vocab}, {args.layers} layers, "
           f"{args.heads} head{'s' if args.heads != 1 else ''}, MLP {args.mlp_ratio}x GELU, layernorm, learned positions, "
-          f"{targets}, AdamW, TF32 {'on' if tf32 else 'off'}; median of {args.reps} steps after {args.warmup} warm-up")
+          f"{targets}, AdamW, TF32 {'on' if tf32 else 'off'}{', bf16 autocast' if args.bf16 else ''}; median of {args.reps} steps after {args.warmup} warm-up")
     impls = [] if args.no_eager else [("torch eager", False)]
     if not args.no_compile:
         impls.append(("torch compile", True))

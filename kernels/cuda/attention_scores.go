@@ -100,8 +100,8 @@ func lowerAttentionScoresGrad(p *Program, fwd *kernels.Node, a attnDims, y Buffe
 	// dS feeds two GEMMs: in BF16 it is converted once.
 	ch.add(p.toHalf(ds, bh*ll), nil)
 	ch.add(p.gemm(gemmArgs{m: L, n: dh, k: L, alpha: 1, a: ds, lda: L, sa: sl, b: k, ldb: dh, sb: sq,
-		c: dq, ldc: dh, sc: sq, batch: bh, preA: true}))
+		c: dq, ldc: dh, sc: sq, batch: bh, aSrc: fromPre}))
 	ch.add(p.gemm(gemmArgs{tA: true, m: L, n: dh, k: L, alpha: 1, a: ds, lda: L, sa: sl, b: q, ldb: dh, sb: sq,
-		c: dk, ldc: dh, sc: sq, batch: bh, preA: true}))
+		c: dk, ldc: dh, sc: sq, batch: bh, aSrc: fromPre}))
 	return ch.done()
 }

@@ -125,12 +125,27 @@ func TestBF16GemmRoundsOperands(t *testing.T) {
 			must(t, k.ToBF16(nil, upload(t, d, a), ah, int64(len(a))))
 			must(t, k.ToBF16(nil, upload(t, d, bm), bh, int64(len(bm))))
 			c := poisoned(t, d, batch*m*n)
-			must(t, b.GemmStridedBatchedBF16(tA, tB, m, n, kk, 1, ah, ac, int64(ar*ac), bh, bc, int64(br*bc), 0, c, n, int64(m*n), batch))
+			must(t, b.GemmStridedBatchedBF16(tA, tB, m, n, kk, 1, ah, ac, int64(ar*ac), bh, bc, int64(br*bc), 0, c, n, int64(m*n), batch, false))
 			got := download(t, d, c, batch*m*n)
-			exact, full := relNorm(got, product(roundBF16(a), roundBF16(bm))), relNorm(got, product(a, bm))
+			rounded := product(roundBF16(a), roundBF16(bm))
+			exact, full := relNorm(got, rounded), relNorm(got, product(a, bm))
 			if exact > fp32Tol || (m*kk > 1 && (full < 5e-4 || full > 1.5e-2)) {
 				t.Errorf("%dx%dx%d tA=%v tB=%v: against rounded operands %.2e (want <= %.0e), against float32 ones %.2e (want 5e-4..1.5e-2)",
 					m, n, kk, tA, tB, exact, fp32Tol, full)
+			}
+			// A bfloat16 result is the float32 one rounded once: within
+			// half a bfloat16 step (2^-9 to 2^-8 relative) of it, element by element.
+			ch := poisoned(t, d, (batch*m*n+1)/2)
+			must(t, b.GemmStridedBatchedBF16(tA, tB, m, n, kk, 1, ah, ac, int64(ar*ac), bh, bc, int64(br*bc), 0, ch, n, int64(m*n), batch, true))
+			// (Plus 1e-5 of the largest |C| for the float32 sums' order.)
+			slack := 0.0
+			for _, w := range rounded {
+				slack = max(slack, 1e-5*math.Abs(float64(w)))
+			}
+			for i, h := range downloadHalves(t, d, ch, batch*m*n) {
+				if g, w := float64(bf16Value(h)), float64(rounded[i]); math.Abs(g-w) > math.Abs(w)/256+slack {
+					t.Fatalf("%dx%dx%d tA=%v tB=%v: bf16 C[%d] = %v, float32 product %v", m, n, kk, tA, tB, i, g, w)
+				}
 			}
 		}
 	}

@@ -205,7 +205,7 @@ func (b *BLAS) Gemm(tA, tB bool, m, n, k int, alpha float32, A Buffer, lda int, 
 // reuses one matrix for every batch entry (a shared weight).
 func (b *BLAS) GemmStridedBatched(tA, tB bool, m, n, k int, alpha float32, A Buffer, lda int, strideA int64,
 	B Buffer, ldb int, strideB int64, beta float32, Cm Buffer, ldc int, strideC int64, batch int) error {
-	ta, tb, err := checkGemm(tA, tB, m, n, k, A, lda, strideA, B, ldb, strideB, Cm, ldc, strideC, batch, 4)
+	ta, tb, err := checkGemm(tA, tB, m, n, k, A, lda, strideA, B, ldb, strideB, Cm, ldc, strideC, batch, 4, 4)
 	if err != nil {
 		return err
 	}
@@ -235,24 +235,29 @@ const (
 // GemmStridedBatchedBF16 is GemmStridedBatched with A and B holding
 // bfloat16 values (2 bytes each, strides and leading dimensions in
 // elements): the products are exact in float32, sums run in float32, C is
-// float32. It is the GEMM of Precision BF16.
+// float32, or bfloat16 (rounded once at the end) with cHalf. It is the
+// GEMM of Precision BF16.
 func (b *BLAS) GemmStridedBatchedBF16(tA, tB bool, m, n, k int, alpha float32, A Buffer, lda int, strideA int64,
-	B Buffer, ldb int, strideB int64, beta float32, Cm Buffer, ldc int, strideC int64, batch int) error {
-	ta, tb, err := checkGemm(tA, tB, m, n, k, A, lda, strideA, B, ldb, strideB, Cm, ldc, strideC, batch, 2)
+	B Buffer, ldb int, strideB int64, beta float32, Cm Buffer, ldc int, strideC int64, batch int, cHalf bool) error {
+	csize, ctype := 4, C.int(cudaR32F)
+	if cHalf {
+		csize, ctype = 2, cudaR16BF
+	}
+	ta, tb, err := checkGemm(tA, tB, m, n, k, A, lda, strideA, B, ldb, strideB, Cm, ldc, strideC, batch, 2, csize)
 	if err != nil {
 		return err
 	}
 	return b.do("cublasGemmStridedBatchedEx", func() C.cublasStatus_t {
 		return C.lab_cublasGemmStridedBatchedEx(b.a.gemmStridedBatchedEx, b.h, tb, ta, C.int(n), C.int(m), C.int(k), C.float(alpha),
 			C.CUdeviceptr(B.Ptr), cudaR16BF, C.int(ldb), C.longlong(strideB), C.CUdeviceptr(A.Ptr), cudaR16BF, C.int(lda), C.longlong(strideA),
-			C.float(beta), C.CUdeviceptr(Cm.Ptr), cudaR32F, C.int(ldc), C.longlong(strideC), C.int(batch), computeF32, gemmAlgoDeflt)
+			C.float(beta), C.CUdeviceptr(Cm.Ptr), ctype, C.int(ldc), C.longlong(strideC), C.int(batch), computeF32, gemmAlgoDeflt)
 	})
 }
 
 // checkGemm checks a GEMM's sizes against its buffers (A and B of size
-// bytes per element, C float32) and gives cuBLAS's transpose flags.
+// bytes per element, C of csize) and gives cuBLAS's transpose flags.
 func checkGemm(tA, tB bool, m, n, k int, A Buffer, lda int, strideA int64, B Buffer, ldb int, strideB int64,
-	Cm Buffer, ldc int, strideC int64, batch, size int) (ta, tb C.int, err error) {
+	Cm Buffer, ldc int, strideC int64, batch, size, csize int) (ta, tb C.int, err error) {
 	if m <= 0 || n <= 0 || k <= 0 || batch <= 0 {
 		return 0, 0, fmt.Errorf("cuda: gemm: sizes must be positive: m=%d n=%d k=%d batch=%d", m, n, k, batch)
 	}
@@ -264,7 +269,7 @@ func checkGemm(tA, tB bool, m, n, k int, A Buffer, lda int, strideA int64, B Buf
 	if err := need("B", B, br, bc, ldb, strideB, batch, size); err != nil {
 		return 0, 0, err
 	}
-	if err := need("C", Cm, m, n, ldc, strideC, batch, 4); err != nil {
+	if err := need("C", Cm, m, n, ldc, strideC, batch, csize); err != nil {
 		return 0, 0, err
 	}
 	if tA {

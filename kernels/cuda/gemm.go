@@ -47,12 +47,21 @@ func ParsePrecision(s string) (Precision, error) {
 
 // The bfloat16 scratch of a program in BF16: a slot for each GEMM operand,
 // converted just before the GEMM, and one for an operand a lowering
-// converts once and hands to several GEMMs (toHalf, gemmArgs.preA/preB).
+// converts once and hands to several GEMMs (toHalf, fromPre).
 const (
 	halfA = iota
 	halfB
 	halfPre
 	halfSlots
+)
+
+// halfSrc says where a GEMM operand's bfloat16 values come from in BF16.
+type halfSrc int
+
+const (
+	convert halfSrc = iota // converted from the float32 buffer just before the GEMM
+	fromPre                // left in slot halfPre by a toHalf step or a kernel; the buffer is not read
+	inPlace                // the buffer itself holds bfloat16 values in BF16 (a GEMM with cHalf wrote them)
 )
 
 // gemmArgs is one row-major (strided batched) GEMM, as GemmStridedBatched
@@ -65,9 +74,11 @@ type gemmArgs struct {
 	lda, ldb, ldc int
 	sa, sb, sc    int64
 	batch         int
-	// preA (preB): in BF16, A (B) is the bfloat16 copy a toHalf step or a
-	// kernel left in slot halfPre; the float32 buffer is not read.
-	preA, preB bool
+	// aSrc, bSrc: where A's and B's bfloat16 values come from in BF16.
+	aSrc, bSrc halfSrc
+	// cHalf: in BF16, C is written as bfloat16 into c (which then holds
+	// half as many bytes of values); at other precisions C is float32.
+	cHalf bool
 }
 
 // gemm binds a GEMM: the sizes are checked now, and the bfloat16 scratch
@@ -77,75 +88,76 @@ func (p *Program) gemm(g gemmArgs) (func() error, error) {
 	if g.batch == 0 {
 		g.batch = 1
 	}
-	if g.preA && g.preB {
-		return nil, fmt.Errorf("cuda: gemm: both operands cannot come converted")
+	if g.aSrc == fromPre && g.bSrc == fromPre {
+		return nil, fmt.Errorf("cuda: gemm: both operands cannot come from the one shared slot")
 	}
-	if _, _, err := checkGemm(g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.sa, g.b, g.ldb, g.sb, g.c, g.ldc, g.sc, g.batch, 4); err != nil {
+	if _, _, err := checkGemm(g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.sa, g.b, g.ldb, g.sb, g.c, g.ldc, g.sc, g.batch, 4, 4); err != nil {
 		return nil, err
 	}
 	ar, ac := dims(g.tA, g.m, g.k)
 	br, bc := dims(g.tB, g.k, g.n)
 	na, nb := span(ar, ac, g.lda, g.sa, g.batch), span(br, bc, g.ldb, g.sb, g.batch)
-	p.needHalf(slotFor(g.preA, halfA), na)
-	p.needHalf(slotFor(g.preB, halfB), nb)
+	p.needHalf(g.aSrc, halfA, na)
+	p.needHalf(g.bSrc, halfB, nb)
 	return func() error {
 		if p.prec != BF16 {
 			return p.blas.GemmStridedBatched(g.tA, g.tB, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.sa, g.b, g.ldb, g.sb,
 				g.beta, g.c, g.ldc, g.sc, g.batch)
 		}
-		a, err := p.halfOperand(g.a, na, g.preA, halfA)
+		a, err := p.halfOperand(g.a, na, g.aSrc, halfA)
 		if err != nil {
 			return err
 		}
-		b, err := p.halfOperand(g.b, nb, g.preB, halfB)
+		b, err := p.halfOperand(g.b, nb, g.bSrc, halfB)
 		if err != nil {
 			return err
 		}
 		return p.blas.GemmStridedBatchedBF16(g.tA, g.tB, g.m, g.n, g.k, g.alpha, a, g.lda, g.sa, b, g.ldb, g.sb,
-			g.beta, g.c, g.ldc, g.sc, g.batch)
+			g.beta, g.c, g.ldc, g.sc, g.batch, g.cHalf)
 	}, nil
 }
 
-// slotFor is the scratch slot of an operand: halfPre when it comes
-// converted, else its own.
-func slotFor(pre bool, slot int) int {
-	if pre {
-		return halfPre
+// needHalf counts n bfloat16 values of scratch for an operand from src
+// (slot when it is converted).
+func (p *Program) needHalf(src halfSrc, slot int, n int64) {
+	switch src {
+	case inPlace:
+		return
+	case fromPre:
+		slot = halfPre
 	}
-	return slot
-}
-
-// needHalf counts n bfloat16 values of scratch in slot.
-func (p *Program) needHalf(slot int, n int64) {
 	p.halfNeed[slot] = max(p.halfNeed[slot], n)
 }
 
-// halfOperand converts n floats of x into slot, or with pre returns the
-// copy already in halfPre.
-func (p *Program) halfOperand(x Buffer, n int64, pre bool, slot int) (Buffer, error) {
-	if pre {
+// halfOperand gives the bfloat16 values of an n-value operand x from src,
+// converting them into slot if that is where they come from.
+func (p *Program) halfOperand(x Buffer, n int64, src halfSrc, slot int) (Buffer, error) {
+	switch src {
+	case inPlace:
+		return x, nil
+	case fromPre:
 		slot = halfPre
 	}
 	h := p.half[slot]
 	if h.Bytes < 2*n {
 		return Buffer{}, fmt.Errorf("cuda: bf16 scratch slot %d holds %d bytes, %d needed (SetPrecision allocates it)", slot, h.Bytes, 2*n)
 	}
-	if pre {
+	if src == fromPre {
 		return h, nil
 	}
 	return h, p.k.ToBF16(p.s, x, h, n)
 }
 
 // toHalf is a step that, in BF16, converts the first n floats of x into
-// slot halfPre for the GEMMs after it that set preA or preB; at other
+// slot halfPre for the GEMMs after it that take an operand fromPre; at other
 // precisions it does nothing.
 func (p *Program) toHalf(x Buffer, n int) func() error {
-	p.needHalf(halfPre, int64(n))
+	p.needHalf(convert, halfPre, int64(n))
 	return func() error {
 		if p.prec != BF16 {
 			return nil
 		}
-		_, err := p.halfOperand(x, int64(n), false, halfPre)
+		_, err := p.halfOperand(x, int64(n), convert, halfPre)
 		return err
 	}
 }

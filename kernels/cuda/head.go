@@ -100,9 +100,10 @@ func lowerLinearXent(p *Program, n *kernels.Node, y Buffer, in []Buffer) (func()
 	for r0 := 0; r0 < k; r0 += c {
 		rows := min(c, k-r0)
 		hc := h.Slice(r0*d, (r0+rows)*d)
-		ch.add(p.gemm(gemmArgs{m: rows, n: v, k: d, alpha: 1, a: hc, lda: d, b: w, ldb: v, c: logits, ldc: v}))
-		ch.add(p.headRows(rows, v, false, logits, t.Slice(r0, r0+rows), Buffer{}, Buffer{},
-			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(0), p.errBuf))
+		rowsK, vec, err := p.headRows(rows, v, false, logits, t.Slice(r0, r0+rows), Buffer{}, Buffer{},
+			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(0), p.errBuf)
+		ch.add(p.gemm(gemmArgs{m: rows, n: v, k: d, alpha: 1, a: hc, lda: d, b: w, ldb: v, c: logits, ldc: v, cHalf: vec}))
+		ch.add(rowsK, err)
 	}
 	ch.add(p.launcher("xent_mean", Dim3{X: 1}, Dim3{X: 1024}, rowLoss, t, int64(k), y))
 	return ch.done()
@@ -158,61 +159,76 @@ func (p *Program) headBackward(n *kernels.Node, y Buffer, in []Buffer, rowLoss B
 		if r0 == 0 {
 			beta = 0
 		}
-		ch.add(p.gemm(gemmArgs{m: rows, n: v, k: d, alpha: 1, a: hc, lda: d, b: w, ldb: v, c: logits, ldc: v}))
-		// In BF16 the row kernel writes dlogits as bfloat16 into the
-		// scratch both gradient GEMMs read (preA, preB).
-		ch.add(p.headRows(rows, v, true, logits, t.Slice(r0, r0+rows), dy, cnt,
-			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(1), p.errBuf))
+		// In BF16 the logits are bfloat16 (the forward GEMM writes them so
+		// for the vector row kernel, which writes dlogits over them; the
+		// other row kernels read float32 logits and write bfloat16 dlogits
+		// to slot halfPre): the two gradient GEMMs read them as they are.
+		rowsK, vec, err := p.headRows(rows, v, true, logits, t.Slice(r0, r0+rows), dy, cnt,
+			rowLoss.Slice(r0, r0+rows), int64(rows), int32(v), int32(1), p.errBuf)
+		dl := fromPre
+		if vec {
+			dl = inPlace
+		}
+		ch.add(p.gemm(gemmArgs{m: rows, n: v, k: d, alpha: 1, a: hc, lda: d, b: w, ldb: v, c: logits, ldc: v, cHalf: vec}))
+		ch.add(rowsK, err)
 		if split == 1 {
 			ch.add(p.gemm(gemmArgs{tB: true, m: rows, n: d, k: v, alpha: 1, a: logits, lda: v, b: w, ldb: v,
-				c: dhc, ldc: d, preA: true}))
+				c: dhc, ldc: d, aSrc: dl}))
 		} else {
 			vs := v / split
 			ch.add(p.gemm(gemmArgs{tB: true, m: rows, n: d, k: vs, alpha: 1, a: logits, lda: v, sa: int64(vs),
-				b: w, ldb: v, sb: int64(vs), c: part, ldc: d, sc: int64(rows * d), batch: split, preA: true}))
+				b: w, ldb: v, sb: int64(vs), c: part, ldc: d, sc: int64(rows * d), batch: split, aSrc: dl}))
 			ch.add(p.ew("sum_parts", rows*d, part, dhc, int32(split), int64(rows*d)))
 		}
 		ch.add(p.gemm(gemmArgs{tA: true, m: d, n: v, k: rows, alpha: 1, a: hc, lda: d, b: logits, ldb: v,
-			beta: beta, c: dw, ldc: v, preB: true}))
+			beta: beta, c: dw, ldc: v, bSrc: dl}))
 	}
 	return ch.done()
 }
 
 // headRows launches the row kernel over rows x v logits: lmhead_xent_vec
-// (one block per row, up to 32 floats per thread, whole warps)
-// when v is a multiple of 4 and at most 32768, else lmhead_xent. With
-// half, in BF16, the kernel writes dlogits as bfloat16 into slot halfPre
-// (its last argument; null otherwise).
-func (p *Program) headRows(rows, v int, half bool, args ...any) (func() error, error) {
-	name := "lmhead_xent_vec"
+// (one block per row, up to 32 floats per thread, whole warps; vec true)
+// when v is a multiple of 4 and at most 32768, else lmhead_xent. In BF16
+// the vector kernel is lmhead_xent_vec_bf16 (bfloat16 logits, dlogits in
+// place); the others, with grad, write bfloat16 dlogits into slot halfPre.
+// The kernel's last argument (that slot, or null) is added here.
+func (p *Program) headRows(rows, v int, grad bool, args ...any) (run func() error, vec bool, err error) {
 	threads := ((v+4*lmheadVec-1)/(4*lmheadVec) + 31) / 32 * 32
-	var f *Function
-	var grid, block Dim3
-	if !headVec || v%4 != 0 || threads > 1024 {
-		if f, grid, block = p.k.rowLaunch("lmhead_xent", rows, v); f == nil {
-			return nil, fmt.Errorf("no kernel lmhead_xent_warp/_block")
-		}
-	} else {
-		if headVecThreads > threads && headVecThreads <= 1024 {
-			threads = headVecThreads
-		}
-		var err error
-		if f, err = p.k.Function(name); err != nil {
-			return nil, err
-		}
-		grid, block = Dim3{X: rows}, Dim3{X: max(32, threads)}
-	}
-	if half {
-		p.needHalf(halfPre, int64(rows)*int64(v))
-	}
 	all := append(slices.Clip(args), Buffer{})
+	if !headVec || v%4 != 0 || threads > 1024 {
+		f, grid, block := p.k.rowLaunch("lmhead_xent", rows, v)
+		if f == nil {
+			return nil, false, fmt.Errorf("no kernel lmhead_xent_warp/_block")
+		}
+		if grad {
+			p.needHalf(convert, halfPre, int64(rows)*int64(v))
+		}
+		return func() error {
+			all[len(all)-1] = Buffer{}
+			if grad && p.prec == BF16 {
+				all[len(all)-1] = p.half[halfPre]
+			}
+			return f.Launch(p.s, grid, block, 0, all...)
+		}, false, nil
+	}
+	if headVecThreads > threads && headVecThreads <= 1024 {
+		threads = headVecThreads
+	}
+	f, err := p.k.Function("lmhead_xent_vec")
+	if err != nil {
+		return nil, false, err
+	}
+	fh, err := p.k.Function("lmhead_xent_vec_bf16")
+	if err != nil {
+		return nil, false, err
+	}
+	grid, block := Dim3{X: rows}, Dim3{X: max(32, threads)}
 	return func() error {
-		all[len(all)-1] = Buffer{}
-		if half && p.prec == BF16 {
-			all[len(all)-1] = p.half[halfPre]
+		if p.prec == BF16 {
+			return fh.Launch(p.s, grid, block, 0, all...)
 		}
 		return f.Launch(p.s, grid, block, 0, all...)
-	}, nil
+	}, true, nil
 }
 
 // fuseLinearCrossEntropy makes grad (linear_cross_entropy_grad, moved before

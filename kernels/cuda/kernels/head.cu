@@ -67,29 +67,58 @@ extern "C" __global__ void lmhead_xent_block(float *x, const int *t, const float
 }
 
 // lmhead_xent_vec: lmhead_xent with the row held in registers: one block per
-// row, thread i owning float4s i, i + blockDim.x, ... (LMHEAD_VEC of them),
-// so the row is read once and, with grad, written once (the three-pass
-// kernel reads it three times). Needs V % 4 == 0 (rows 16-byte aligned)
-// and V <= 4 * LMHEAD_VEC * blockDim.x. xh as in lmhead_xent.
+// row, thread i owning groups of 4 logits i, i + blockDim.x, ... (LMHEAD_VEC
+// of them), so the row is read once and, with grad, written once (the
+// three-pass kernel reads it three times). Needs V % 4 == 0 (rows 16-byte
+// aligned) and V <= 4 * LMHEAD_VEC * blockDim.x. xh as in lmhead_xent.
+// lmhead_xent_vec_bf16 is the same on bfloat16 logits (Precision BF16: the
+// forward GEMM writes them so), dlogits written in place as bfloat16.
 #define LMHEAD_VEC 8
-extern "C" __global__ void lmhead_xent_vec(float *x, const int *__restrict__ t, const float *__restrict__ d,
-                                           const int *__restrict__ cnt, float *__restrict__ loss, long long rows, int V,
-                                           int grad, int *err, unsigned short *xh) {
+
+__device__ __forceinline__ float bf16_value(unsigned int h) { return __uint_as_float(h << 16); }
+
+// Row4 reads and writes a row four logits at a time, as float32 (H false)
+// or bfloat16 (H true).
+template <bool H>
+struct Row4 {
+	void *x;
+	__device__ __forceinline__ float4 load(int j) const {
+		if (H) {
+			uint2 u = ((const uint2 *)x)[j];
+			return f4(bf16_value(u.x & 0xffffu), bf16_value(u.x >> 16), bf16_value(u.y & 0xffffu), bf16_value(u.y >> 16));
+		}
+		return ((const float4 *)x)[j];
+	}
+	__device__ __forceinline__ float at(int c) const {
+		return H ? bf16_value(((const unsigned short *)x)[c]) : ((const float *)x)[c];
+	}
+	__device__ __forceinline__ void store(int j, float4 p) const {
+		if (H)
+			((uint2 *)x)[j] = u2(bf16_bits(p.x) | (bf16_bits(p.y) << 16), bf16_bits(p.z) | (bf16_bits(p.w) << 16));
+		else
+			((float4 *)x)[j] = p;
+	}
+};
+
+template <bool H>
+__device__ __forceinline__ void lmhead_vec_row(void *xv, const int *__restrict__ t, const float *__restrict__ d,
+                                               const int *__restrict__ cnt, float *__restrict__ loss, long long rows,
+                                               int V, int grad, int *err, unsigned short *xh) {
 	__shared__ float sh[32];
 	long long row = blockIdx.x;
 	if (row >= rows) return;
 	int tg = t[row];
-	x += row * V;
-	float4 *x4 = (float4 *)x;
-	uint2 *xh4 = xh ? (uint2 *)(xh + row * V) : 0;
+	Row4<H> x{(char *)xv + row * V * (H ? 2 : 4)};
+	Row4<true> out{xh ? (void *)(xh + row * V) : x.x}; // where bfloat16 dlogits go, if anywhere
+	bool half = H || xh;
 	int V4 = V >> 2;
 	if (tg == LAB_IGNORE || tg < 0 || tg >= V) {
 		if (grad)
 			for (int j = threadIdx.x; j < V4; j += blockDim.x) {
-				if (xh4)
-					xh4[j] = u2(0u, 0u);
+				if (half)
+					out.store(j, f4(0.f, 0.f, 0.f, 0.f));
 				else
-					x4[j] = f4(0.f, 0.f, 0.f, 0.f);
+					x.store(j, f4(0.f, 0.f, 0.f, 0.f));
 			}
 		if (threadIdx.x == 0) {
 			loss[row] = 0.f;
@@ -102,10 +131,10 @@ extern "C" __global__ void lmhead_xent_vec(float *x, const int *__restrict__ t, 
 #pragma unroll
 	for (int i = 0; i < LMHEAD_VEC; i++) {
 		int j = threadIdx.x + i * blockDim.x;
-		v[i] = j < V4 ? x4[j] : f4(-LAB_INF, -LAB_INF, -LAB_INF, -LAB_INF);
+		v[i] = j < V4 ? x.load(j) : f4(-LAB_INF, -LAB_INF, -LAB_INF, -LAB_INF);
 		m = fmaxf(m, fmaxf(fmaxf(v[i].x, v[i].y), fmaxf(v[i].z, v[i].w)));
 	}
-	float xt = x[tg]; // every thread reads it before the barriers in block_max; writes come after
+	float xt = x.at(tg); // every thread reads it before the barriers in block_max; writes come after
 	m = block_max(m, sh);
 	float s = 0.f;
 #pragma unroll
@@ -126,10 +155,23 @@ extern "C" __global__ void lmhead_xent_vec(float *x, const int *__restrict__ t, 
 			if (c + 2 == tg) p.z -= 1.f;
 			if (c + 3 == tg) p.w -= 1.f;
 			p = f4(p.x * scale, p.y * scale, p.z * scale, p.w * scale);
-			if (xh4)
-				xh4[j] = u2(bf16_bits(p.x) | (bf16_bits(p.y) << 16), bf16_bits(p.z) | (bf16_bits(p.w) << 16));
+			if (half)
+				out.store(j, p);
 			else
-				x4[j] = p;
+				x.store(j, p);
 		}
 	}
+}
+
+extern "C" __global__ void lmhead_xent_vec(float *x, const int *__restrict__ t, const float *__restrict__ d,
+                                           const int *__restrict__ cnt, float *__restrict__ loss, long long rows, int V,
+                                           int grad, int *err, unsigned short *xh) {
+	lmhead_vec_row<false>(x, t, d, cnt, loss, rows, V, grad, err, xh);
+}
+
+extern "C" __global__ void lmhead_xent_vec_bf16(unsigned short *x, const int *__restrict__ t,
+                                                const float *__restrict__ d, const int *__restrict__ cnt,
+                                                float *__restrict__ loss, long long rows, int V, int grad, int *err,
+                                                unsigned short *xh) {
+	lmhead_vec_row<true>(x, t, d, cnt, loss, rows, V, grad, err, xh);
 }
