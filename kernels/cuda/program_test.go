@@ -51,6 +51,16 @@ var opCases = []graphCase{
 		x, w := c.F(3, 2500), c.F(3, 1)
 		return []*kernels.Node{g.BAdd(a, b), g.BMul(x, w)}
 	}},
+	// Each layout lowerSumTo routes to the row or column sums, against the
+	// generic walk's: [R, K], [K, R] with short and long rows, [R1, K, R2],
+	// [R] into one value, and a middle reduction [K, R, K] (the walk).
+	{name: "sum_to layouts", grad: true, tol: 1e-4, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{
+			g.BAdd(c.F(6, 70, 1, 40), c.F(1, 1, 1, 40)), g.BMul(c.F(300, 2), c.F(300, 1)),
+			g.BAdd(c.F(20, 9, 70), c.F(20, 9, 1)), g.BAdd(c.F(5, 33, 60), c.F(1, 33, 1)),
+			g.BMul(c.F(7, 50, 1, 64), c.F(1, 1, 1, 1)), g.BAdd(c.F(12, 9, 17), c.F(12, 1, 17)),
+		}
+	}},
 	{name: "affine", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		x := c.F(5, 37)
 		return []*kernels.Node{g.Scale(x, -1.5), g.AddScalar(x, 0.25)}
@@ -62,7 +72,7 @@ var opCases = []graphCase{
 	{name: "sums and broadcasts", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		return []*kernels.Node{
 			g.SumRows(c.F(7, 100, 9)), g.SumRows(c.F(1000, 40)), g.SumRows(c.F(33)),
-			g.SumLast(c.F(50, 17)), g.SumLast(c.F(6, 300)), g.SumLast(c.F(40)), g.SumAll(c.F(1000)),
+			g.SumLast(c.F(50, 17)), g.SumLast(c.F(6, 300)), g.SumLast(c.F(40)), g.SumLast(c.F(500, 2)), g.SumAll(c.F(1000)),
 			g.BroadcastRows(c.F(9), []int{4, 3, 9}), g.BroadcastLast(c.F(4, 3), 9), g.BroadcastAll(c.F(1), []int{4, 5}),
 		}
 	}},

@@ -83,6 +83,17 @@ extern "C" __global__ void count_targets(const int *__restrict__ t, long long n,
 	if (threadIdx.x == 0) cnt[0] = sh[0];
 }
 
+// sum_last_thread: y[r] = sum of the cols floats of row r of x, one thread
+// per row (short rows, where a warp per row would idle most lanes).
+extern "C" __global__ void sum_last_thread(const float *__restrict__ x, float *__restrict__ y, long long rows, int cols) {
+	LAB_FOR(r, rows) {
+		const float *xr = x + r * cols;
+		float s = 0.f;
+		for (int j = 0; j < cols; j++) s += xr[j];
+		y[r] = s;
+	}
+}
+
 template <bool WARP>
 __device__ __forceinline__ void sum_last_row(const float *__restrict__ x, float *__restrict__ y, long long rows, int cols) {
 	__shared__ float sh[32];
