@@ -37,11 +37,6 @@ func expDiff(g *kernels.Graph, a, b *kernels.Node, strict bool) *kernels.Node {
 	return g.Act(kernels.Exp, d)
 }
 
-// lastDimToFront moves the last dim of [N, L, d] to [N, d, L].
-func lastDimToFront(g *kernels.Graph, x *kernels.Node) *kernels.Node {
-	return g.Transpose(x, 0, 2, 1)
-}
-
 // scoresPerDim returns A[n, t, s] = Σ_d q[n,t,d]·k[n,s,d]·exp(bq[n,t,d] - bk[n,s,d])
 // masked causally, for q, k, bq, bk [N, L, dk]: one fused op (kernels.DecayScores)
 // that never forms the [N, dk, L, L] products.
@@ -132,22 +127,11 @@ func decayChunked(g *kernels.Graph, q, k, v, lg *kernels.Node, c int, o decayOpt
 		chunkLog = g.Reshape(last, n, nc)
 	}
 	// Chunk summaries Σ_j exp(G - b_j) k_j v_jᵀ, then the state entering each
-	// chunk: Σ_{c' < c} exp(B_{c-1} - B_{c'}) summary_{c'}.
+	// chunk, Σ_{c' < c} exp(G_{c'+1} + … + G_{c-1}) summary_{c'}: one exclusive
+	// decayed scan over the chunks (kernels.DecayScan), each key dim's row of
+	// the state decaying with its own G (per-dimension decays) or all with one.
 	sum := g.MatMul(kdec, vc, true, false) // [N·nc, dk, dv]
-	bc := g.CumSum(chunkLog, 1, false, false)
-	var enter *kernels.Node
-	if perDim {
-		m := expDiff(g, lastDimToFront(g, bc), lastDimToFront(g, bc), false) // [N, dk, nc, nc]
-		s := g.Transpose(g.Reshape(sum, n, nc, dk, dv), 0, 2, 1, 3)          // [N, dk, nc, dv]
-		end := g.MatMul(m, s, false, false)
-		end = g.Slice(g.Pad(end, 2, 1, 0), 2, 0, nc) // shift: state entering chunk c
-		enter = g.Reshape(g.Transpose(end, 0, 2, 1, 3), n*nc, dk, dv)
-	} else {
-		m := expDiff(g, bc, bc, false) // [N, nc, nc]
-		end := g.MatMul(m, g.Reshape(sum, n, nc, dk*dv), false, false)
-		end = g.Slice(g.Pad(end, 1, 1, 0), 1, 0, nc)
-		enter = g.Reshape(end, n*nc, dk, dv)
-	}
+	enter := g.Reshape(g.DecayScan(g.Reshape(sum, n, nc, dk*dv), chunkLog), n*nc, dk, dv)
 	out := g.Add(intra, g.MatMul(qdec, enter, false, false))
 	out = g.Slice(g.Reshape(out, n, nc*c, dv), 1, 0, l)
 	if o.bonus != nil {
