@@ -65,10 +65,10 @@ func (m *rwkv4) Params() []*kernels.Param {
 
 func (m *rwkv4) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
 	b, l, d := x.Shape[0], x.Shape[1], m.c.D
-	prev := tokenShift(g, x)
-	r := m.r.apply(g, shiftMix(g, x, prev, m.muR))
-	k := g.Transpose(m.k.apply(g, shiftMix(g, x, prev, m.muK)), 0, 2, 1) // [B, D, L]
-	v := g.Transpose(m.v.apply(g, shiftMix(g, x, prev, m.muV)), 0, 2, 1)
+	diff := shiftDiff(g, x)
+	r := m.r.apply(g, shiftMix(g, x, diff, m.muR))
+	k := g.Transpose(m.k.apply(g, shiftMix(g, x, diff, m.muK)), 0, 2, 1) // [B, D, L]
+	v := g.Transpose(m.v.apply(g, shiftMix(g, x, diff, m.muV)), 0, 2, 1)
 	ref := g.Reshape(g.MaxLast(k), b, d, 1)
 	ek := g.Reshape(g.Act(kernels.Exp, g.BSub(k, ref)), b*d, l, 1)
 	vals := g.Concat(2, g.Reshape(v, b*d, l, 1), g.Const("ones", kernels.New(b*d, l, 1).Fill(1)))
