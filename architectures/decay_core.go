@@ -18,8 +18,7 @@ import "lab/kernels"
 // decayOpts selects the variant.
 type decayOpts struct {
 	exclusive bool          // read S_{t-1} (RWKV)
-	bonus     *kernels.Node // u [H, dk], per-dimension decays only; nil = none
-	heads     int           // H, to broadcast the bonus over the batch
+	bonusQ    *kernels.Node // q ⊙ u [N, L, dk] for the bonus u; nil = none
 }
 
 // expDiff returns exp(a_i - b_j) masked causally (j <= i, or j < i when
@@ -54,13 +53,11 @@ func scoresScalar(g *kernels.Graph, q, k, bq, bk *kernels.Node, strict bool) *ke
 	return g.Mul(g.MatMul(q, k, false, true), expDiff(g, bq, bk, strict))
 }
 
-// bonusTerm is (Σ_d q_t,d·u_d·k_t,d)·v_t for the exclusive (RWKV) variant.
-func bonusTerm(g *kernels.Graph, q, k, v *kernels.Node, o decayOpts) *kernels.Node {
-	n, l, dk := q.Shape[0], q.Shape[1], q.Shape[2]
-	qk := g.Reshape(g.Mul(q, k), n/o.heads, o.heads, l, dk)
-	u := g.Reshape(o.bonus, 1, o.heads, 1, dk)
-	w := g.Reshape(g.SumLast(g.BMul(qk, u)), n, l)
-	return g.MulCol(v, w)
+// bonusTerm is (Σ_d q_t,d·u_d·k_t,d)·v_t for the exclusive (RWKV) variant,
+// from qu = q ⊙ u (the caller multiplies before splitting heads, where u is
+// one vector over the channels).
+func bonusTerm(g *kernels.Graph, qu, k, v *kernels.Node) *kernels.Node {
+	return g.MulCol(v, g.SumLast(g.Mul(qu, k)))
 }
 
 // decayParallel is the quadratic reference form.
@@ -79,8 +76,8 @@ func decayParallel(g *kernels.Graph, q, k, v, lg *kernels.Node, o decayOpts) *ke
 		a = scoresPerDim(g, q, k, bq, b, o.exclusive)
 	}
 	out := g.MatMul(a, v, false, false)
-	if o.bonus != nil {
-		out = g.Add(out, bonusTerm(g, q, k, v, o))
+	if o.bonusQ != nil {
+		out = g.Add(out, bonusTerm(g, o.bonusQ, k, v))
 	}
 	return out
 }
@@ -134,9 +131,9 @@ func decayChunked(g *kernels.Graph, q, k, v, lg *kernels.Node, c int, o decayOpt
 	enter := g.Reshape(g.DecayScan(g.Reshape(sum, n, nc, dk*dv), chunkLog), n*nc, dk, dv)
 	out := g.Add(intra, g.MatMul(qdec, enter, false, false))
 	out = g.Slice(g.Reshape(out, n, nc*c, dv), 1, 0, l)
-	if o.bonus != nil {
-		q, k, v = g.Slice(q, 1, 0, l), g.Slice(k, 1, 0, l), g.Slice(v, 1, 0, l)
-		out = g.Add(out, bonusTerm(g, q, k, v, o))
+	if o.bonusQ != nil {
+		k, v = g.Slice(k, 1, 0, l), g.Slice(v, 1, 0, l)
+		out = g.Add(out, bonusTerm(g, o.bonusQ, k, v))
 	}
 	return out
 }

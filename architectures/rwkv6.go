@@ -86,12 +86,14 @@ func (m *rwkv6) Params() []*kernels.Param {
 func (m *rwkv6) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
 	b, h := x.Shape[0], m.c.Heads
 	diff := shiftDiff(g, x)
-	r := splitHeads(g, m.p.q.apply(g, shiftMix(g, x, diff, m.muR)), h)
+	rFull := m.p.q.apply(g, shiftMix(g, x, diff, m.muR))
+	r := splitHeads(g, rFull, h)
 	k := splitHeads(g, m.p.k.apply(g, shiftMix(g, x, diff, m.muK)), h)
 	v := splitHeads(g, m.p.v.apply(g, shiftMix(g, x, diff, m.muV)), h)
 	z := m.wb.apply(g, g.Act(kernels.Tanh, m.wa.apply(g, shiftMix(g, x, diff, m.muW))))
 	lg := splitHeads(g, g.Scale(g.Act(kernels.Exp, z), -1), h) // log w = -exp(z)
-	opts := decayOpts{exclusive: true, bonus: g.Param(m.bonus), heads: h}
+	ru := g.MulRowVec(rFull, g.Reshape(g.Param(m.bonus), m.c.D)) // r ⊙ u, u's heads laid out as r's channels
+	opts := decayOpts{exclusive: true, bonusQ: splitHeads(g, ru, h)}
 	var o *kernels.Node
 	if form == Parallel {
 		o = decayParallel(g, r, k, v, lg, opts)
