@@ -72,6 +72,7 @@ var opCases = []graphCase{
 	{name: "sums and broadcasts", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		return []*kernels.Node{
 			g.SumRows(c.F(7, 100, 9)), g.SumRows(c.F(1000, 40)), g.SumRows(c.F(33)),
+			g.SumRows(g.Mul(c.F(300, 45), c.F(300, 45))), // fused: colsum_mul_part
 			g.SumLast(c.F(50, 17)), g.SumLast(c.F(6, 300)), g.SumLast(c.F(40)), g.SumLast(c.F(500, 2)), g.SumAll(c.F(1000)),
 			g.BroadcastRows(c.F(9), []int{4, 3, 9}), g.BroadcastLast(c.F(4, 3), 9), g.BroadcastAll(c.F(1), []int{4, 5}),
 		}
@@ -292,4 +293,33 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// sum_rows(mul(a, b)) becomes one node reading a and b, unless the product
+// has another reader or is an output (this runs without a GPU).
+func TestFuseSumRowsOfMul(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		shared, out bool
+		skipped     int
+	}{{"alone", false, false, 1}, {"product read twice", true, false, 0}, {"product an output", false, true, 0}} {
+		g := kernels.NewGraph()
+		a, b := g.Input("a", 6, 5), g.Input("b", 6, 5)
+		m := g.Mul(a, b)
+		outs := []*kernels.Node{g.SumRows(m)}
+		if c.shared {
+			outs = append(outs, g.SumLast(m))
+		}
+		if c.out {
+			outs = append(outs, m)
+		}
+		p := &Program{Graph: g, Outputs: outs}
+		f := p.fuse(g.Needed(outs...))
+		if len(f.skip) != c.skipped || f.skip[m.ID] != (c.skipped == 1) {
+			t.Errorf("%s: skipped %v, want %d (the mul)", c.name, f.skip, c.skipped)
+		}
+		if in := f.in(outs[0]); c.skipped == 1 && (len(in) != 2 || in[0] != a || in[1] != b) {
+			t.Errorf("%s: the fused sum reads %v, want a and b", c.name, in)
+		}
+	}
 }
