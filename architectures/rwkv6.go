@@ -91,7 +91,7 @@ func (m *rwkv6) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Nod
 	k := splitHeads(g, m.p.k.apply(g, shiftMix(g, x, diff, m.muK)), h)
 	v := splitHeads(g, m.p.v.apply(g, shiftMix(g, x, diff, m.muV)), h)
 	z := m.wb.apply(g, g.Act(kernels.Tanh, m.wa.apply(g, shiftMix(g, x, diff, m.muW))))
-	lg := splitHeads(g, g.Scale(g.Act(kernels.Exp, z), -1), h) // log w = -exp(z)
+	lg := splitHeads(g, g.Scale(g.Act(kernels.Exp, z), -1), h)   // log w = -exp(z)
 	ru := g.MulRowVec(rFull, g.Reshape(g.Param(m.bonus), m.c.D)) // r ⊙ u, u's heads laid out as r's channels
 	opts := decayOpts{exclusive: true, bonusQ: splitHeads(g, ru, h)}
 	var o *kernels.Node
