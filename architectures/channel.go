@@ -72,9 +72,9 @@ func (m *glu) params() []*kernels.Param {
 func (m *glu) flops() float64 { return m.gate.flops() + m.up.flops() + m.down.flops() }
 
 func (m *rwkvCMix) build(g *kernels.Graph, x *kernels.Node) *kernels.Node {
-	prev := tokenShift(g, x)
-	r := g.Act(kernels.Sigmoid, m.r.apply(g, shiftMix(g, x, prev, m.muR)))
-	k := g.Act(kernels.Square, g.Act(kernels.ReLU, m.k.apply(g, shiftMix(g, x, prev, m.muK))))
+	diff := shiftDiff(g, x)
+	r := g.Act(kernels.Sigmoid, m.r.apply(g, shiftMix(g, x, diff, m.muR)))
+	k := g.Act(kernels.Square, g.Act(kernels.ReLU, m.k.apply(g, shiftMix(g, x, diff, m.muK))))
 	return g.Mul(r, m.v.apply(g, k))
 }
 func (m *rwkvCMix) params() []*kernels.Param {

@@ -18,8 +18,7 @@ import "lab/kernels"
 // decayOpts selects the variant.
 type decayOpts struct {
 	exclusive bool          // read S_{t-1} (RWKV)
-	bonus     *kernels.Node // u [H, dk], per-dimension decays only; nil = none
-	heads     int           // H, to broadcast the bonus over the batch
+	bonusQ    *kernels.Node // q ⊙ u [N, L, dk] for the bonus u; nil = none
 }
 
 // expDiff returns exp(a_i - b_j) masked causally (j <= i, or j < i when
@@ -35,11 +34,6 @@ func expDiff(g *kernels.Graph, a, b *kernels.Node, strict bool) *kernels.Node {
 		d = g.CausalMask(d, 0, kernels.NegInf)
 	}
 	return g.Act(kernels.Exp, d)
-}
-
-// lastDimToFront moves the last dim of [N, L, d] to [N, d, L].
-func lastDimToFront(g *kernels.Graph, x *kernels.Node) *kernels.Node {
-	return g.Transpose(x, 0, 2, 1)
 }
 
 // scoresPerDim returns A[n, t, s] = Σ_d q[n,t,d]·k[n,s,d]·exp(bq[n,t,d] - bk[n,s,d])
@@ -59,13 +53,11 @@ func scoresScalar(g *kernels.Graph, q, k, bq, bk *kernels.Node, strict bool) *ke
 	return g.Mul(g.MatMul(q, k, false, true), expDiff(g, bq, bk, strict))
 }
 
-// bonusTerm is (Σ_d q_t,d·u_d·k_t,d)·v_t for the exclusive (RWKV) variant.
-func bonusTerm(g *kernels.Graph, q, k, v *kernels.Node, o decayOpts) *kernels.Node {
-	n, l, dk := q.Shape[0], q.Shape[1], q.Shape[2]
-	qk := g.Reshape(g.Mul(q, k), n/o.heads, o.heads, l, dk)
-	u := g.Reshape(o.bonus, 1, o.heads, 1, dk)
-	w := g.Reshape(g.SumLast(g.BMul(qk, u)), n, l)
-	return g.MulCol(v, w)
+// bonusTerm is (Σ_d q_t,d·u_d·k_t,d)·v_t for the exclusive (RWKV) variant,
+// from qu = q ⊙ u (the caller multiplies before splitting heads, where u is
+// one vector over the channels).
+func bonusTerm(g *kernels.Graph, qu, k, v *kernels.Node) *kernels.Node {
+	return g.MulCol(v, g.SumLast(g.Mul(qu, k)))
 }
 
 // decayParallel is the quadratic reference form.
@@ -84,8 +76,8 @@ func decayParallel(g *kernels.Graph, q, k, v, lg *kernels.Node, o decayOpts) *ke
 		a = scoresPerDim(g, q, k, bq, b, o.exclusive)
 	}
 	out := g.MatMul(a, v, false, false)
-	if o.bonus != nil {
-		out = g.Add(out, bonusTerm(g, q, k, v, o))
+	if o.bonusQ != nil {
+		out = g.Add(out, bonusTerm(g, o.bonusQ, k, v))
 	}
 	return out
 }
@@ -132,27 +124,16 @@ func decayChunked(g *kernels.Graph, q, k, v, lg *kernels.Node, c int, o decayOpt
 		chunkLog = g.Reshape(last, n, nc)
 	}
 	// Chunk summaries Σ_j exp(G - b_j) k_j v_jᵀ, then the state entering each
-	// chunk: Σ_{c' < c} exp(B_{c-1} - B_{c'}) summary_{c'}.
+	// chunk, Σ_{c' < c} exp(G_{c'+1} + … + G_{c-1}) summary_{c'}: one exclusive
+	// decayed scan over the chunks (kernels.DecayScan), each key dim's row of
+	// the state decaying with its own G (per-dimension decays) or all with one.
 	sum := g.MatMul(kdec, vc, true, false) // [N·nc, dk, dv]
-	bc := g.CumSum(chunkLog, 1, false, false)
-	var enter *kernels.Node
-	if perDim {
-		m := expDiff(g, lastDimToFront(g, bc), lastDimToFront(g, bc), false) // [N, dk, nc, nc]
-		s := g.Transpose(g.Reshape(sum, n, nc, dk, dv), 0, 2, 1, 3)          // [N, dk, nc, dv]
-		end := g.MatMul(m, s, false, false)
-		end = g.Slice(g.Pad(end, 2, 1, 0), 2, 0, nc) // shift: state entering chunk c
-		enter = g.Reshape(g.Transpose(end, 0, 2, 1, 3), n*nc, dk, dv)
-	} else {
-		m := expDiff(g, bc, bc, false) // [N, nc, nc]
-		end := g.MatMul(m, g.Reshape(sum, n, nc, dk*dv), false, false)
-		end = g.Slice(g.Pad(end, 1, 1, 0), 1, 0, nc)
-		enter = g.Reshape(end, n*nc, dk, dv)
-	}
+	enter := g.Reshape(g.DecayScan(g.Reshape(sum, n, nc, dk*dv), chunkLog), n*nc, dk, dv)
 	out := g.Add(intra, g.MatMul(qdec, enter, false, false))
 	out = g.Slice(g.Reshape(out, n, nc*c, dv), 1, 0, l)
-	if o.bonus != nil {
-		q, k, v = g.Slice(q, 1, 0, l), g.Slice(k, 1, 0, l), g.Slice(v, 1, 0, l)
-		out = g.Add(out, bonusTerm(g, q, k, v, o))
+	if o.bonusQ != nil {
+		k, v = g.Slice(k, 1, 0, l), g.Slice(v, 1, 0, l)
+		out = g.Add(out, bonusTerm(g, o.bonusQ, k, v))
 	}
 	return out
 }

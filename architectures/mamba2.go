@@ -79,7 +79,7 @@ func (m *mamba2) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.No
 	lg := g.MulRowVec(dt, negA) // log decay, [B, L, H]
 	lgN := g.Reshape(g.Transpose(lg, 0, 2, 1), b*h, l)
 	// k_t scaled by Δ_t of its head.
-	kd := g.BMul(g.Reshape(k, b, l, h, dh), g.Reshape(dt, b, l, h, 1))
+	kd := g.MulCol(g.Reshape(k, b, l, h, dh), dt)
 	qs, ks, vs := splitHeads(g, q, h), splitHeads(g, g.Reshape(kd, b, l, m.c.D), h), splitHeads(g, v, h)
 	var o *kernels.Node
 	if form == Parallel {
@@ -88,8 +88,8 @@ func (m *mamba2) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.No
 		o = decayChunked(g, qs, ks, vs, lgN, m.c.Chunk, decayOpts{})
 	}
 	y := mergeHeads(g, o, b, h)
-	skip := g.BMul(g.Reshape(v, b, l, h, dh), g.Reshape(g.Param(m.skip), 1, 1, h, 1))
-	y = g.Add(y, g.Reshape(skip, b, l, m.c.D))
+	skip := g.MulRowVec(v, g.Reshape(g.BroadcastLast(g.Param(m.skip), dh), m.c.D)) // D_h on each dim of head h
+	y = g.Add(y, skip)
 	return m.o.apply(g, g.Mul(y, g.Act(kernels.SiLU, m.z.apply(g, x))))
 }
 

@@ -65,25 +65,25 @@ func (m *rwkv4) Params() []*kernels.Param {
 
 func (m *rwkv4) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
 	b, l, d := x.Shape[0], x.Shape[1], m.c.D
-	prev := tokenShift(g, x)
-	r := m.r.apply(g, shiftMix(g, x, prev, m.muR))
-	k := g.Transpose(m.k.apply(g, shiftMix(g, x, prev, m.muK)), 0, 2, 1) // [B, D, L]
-	v := g.Transpose(m.v.apply(g, shiftMix(g, x, prev, m.muV)), 0, 2, 1)
-	ref := g.Reshape(g.MaxLast(k), b, d, 1)
-	ek := g.Reshape(g.Act(kernels.Exp, g.BSub(k, ref)), b*d, l, 1)
-	vals := g.Concat(2, g.Reshape(v, b*d, l, 1), g.Const("ones", kernels.New(b*d, l, 1).Fill(1)))
-	negW := g.Reshape(g.Scale(g.Act(kernels.Exp, g.Param(m.decay)), -1), 1, d, 1)
-	lg := g.Reshape(g.BAdd(g.Const("zeros", kernels.New(b, d, l)), negW), b*d, l)
+	rows := b * l * d
+	diff := shiftDiff(g, x)
+	r := m.r.apply(g, shiftMix(g, x, diff, m.muR))
+	k := m.k.apply(g, shiftMix(g, x, diff, m.muK)) // [B, L, D]
+	v := m.v.apply(g, shiftMix(g, x, diff, m.muV))
+	ref := g.Reshape(g.MaxLast(g.Transpose(k, 0, 2, 1)), b, 1, d) // max over time (no gradient: it cancels)
+	ek := g.Reshape(g.Act(kernels.Exp, g.BSub(k, ref)), rows)
+	// [v, 1] per channel and token, [B·L·D, 2]: numerator and denominator.
+	vals := g.Concat(1, g.Reshape(v, rows, 1), g.Const("ones", kernels.New(rows, 1).Fill(1)))
+	lg := g.BroadcastRows(g.Scale(g.Act(kernels.Exp, g.Param(m.decay)), -1), []int{b, l, d})
 	// Σ_{s<t} e^{-(t-1-s)w}·e^{k_s-m}·[v_s, 1]: one sequential scan per
-	// channel (kernels.DecayScan), the same in the parallel and chunked forms.
-	nd := g.DecayScan(g.MulCol(vals, g.Reshape(ek, b*d, l)), lg)
-	eu := g.Reshape(g.Act(kernels.Exp, g.Param(m.bonus)), 1, d, 1)
-	cur := g.Reshape(g.BMul(g.Reshape(ek, b, d, l), eu), b*d, l) // e^{u + k_t - m}
-	nd = g.Add(nd, g.MulCol(vals, cur))
-	num := g.Reshape(g.Slice(nd, 2, 0, 1), b, d, l)
-	den := g.Reshape(g.Slice(nd, 2, 1, 2), b, d, l)
+	// channel (kernels.DecayScan, each channel's pair of columns with its
+	// own decay), the same in the parallel and chunked forms.
+	nd := g.DecayScan(g.Reshape(g.MulCol(vals, ek), b, l, 2*d), lg)
+	cur := g.MulRowVec(g.Reshape(ek, b*l, d), g.Act(kernels.Exp, g.Param(m.bonus))) // e^{u + k_t - m}
+	nd = g.Add(g.Reshape(nd, rows, 2), g.MulCol(vals, g.Reshape(cur, rows)))
+	num := g.Reshape(g.Slice(nd, 1, 0, 1), b, l, d)
+	den := g.Reshape(g.Slice(nd, 1, 1, 2), b, l, d)
 	wkv := g.Mul(num, g.Act(kernels.Recip, g.AddScalar(den, wkvFloor)))
-	wkv = g.Transpose(wkv, 0, 2, 1)
 	return m.o.apply(g, g.Mul(g.Act(kernels.Sigmoid, r), wkv))
 }
 

@@ -12,9 +12,15 @@ func tokenShift(g *kernels.Graph, x *kernels.Node) *kernels.Node {
 	return g.Slice(g.Pad(x, 1, 1, 0), 1, 0, x.Shape[1])
 }
 
-// shiftMix interpolates between x_t and x_{t-1} per channel: x + μ⊙(x_{t-1} - x).
-func shiftMix(g *kernels.Graph, x, prev *kernels.Node, mu *kernels.Param) *kernels.Node {
-	return g.Add(x, g.MulRowVec(g.Sub(prev, x), g.Param(mu)))
+// shiftDiff returns x_{t-1} - x_t, shared by a layer's token-shift mixes.
+func shiftDiff(g *kernels.Graph, x *kernels.Node) *kernels.Node {
+	return g.Sub(tokenShift(g, x), x)
+}
+
+// shiftMix interpolates between x_t and x_{t-1} per channel: x + μ⊙(x_{t-1} - x),
+// with diff = shiftDiff(x).
+func shiftMix(g *kernels.Graph, x, diff *kernels.Node, mu *kernels.Param) *kernels.Node {
+	return g.Add(x, g.MulRowVec(diff, g.Param(mu)))
 }
 
 func newMu(name string, d int, rng *rand.Rand) *kernels.Param {
@@ -79,13 +85,15 @@ func (m *rwkv6) Params() []*kernels.Param {
 
 func (m *rwkv6) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
 	b, h := x.Shape[0], m.c.Heads
-	prev := tokenShift(g, x)
-	r := splitHeads(g, m.p.q.apply(g, shiftMix(g, x, prev, m.muR)), h)
-	k := splitHeads(g, m.p.k.apply(g, shiftMix(g, x, prev, m.muK)), h)
-	v := splitHeads(g, m.p.v.apply(g, shiftMix(g, x, prev, m.muV)), h)
-	z := m.wb.apply(g, g.Act(kernels.Tanh, m.wa.apply(g, shiftMix(g, x, prev, m.muW))))
-	lg := splitHeads(g, g.Scale(g.Act(kernels.Exp, z), -1), h) // log w = -exp(z)
-	opts := decayOpts{exclusive: true, bonus: g.Param(m.bonus), heads: h}
+	diff := shiftDiff(g, x)
+	rFull := m.p.q.apply(g, shiftMix(g, x, diff, m.muR))
+	r := splitHeads(g, rFull, h)
+	k := splitHeads(g, m.p.k.apply(g, shiftMix(g, x, diff, m.muK)), h)
+	v := splitHeads(g, m.p.v.apply(g, shiftMix(g, x, diff, m.muV)), h)
+	z := m.wb.apply(g, g.Act(kernels.Tanh, m.wa.apply(g, shiftMix(g, x, diff, m.muW))))
+	lg := splitHeads(g, g.Scale(g.Act(kernels.Exp, z), -1), h)   // log w = -exp(z)
+	ru := g.MulRowVec(rFull, g.Reshape(g.Param(m.bonus), m.c.D)) // r ⊙ u, u's heads laid out as r's channels
+	opts := decayOpts{exclusive: true, bonusQ: splitHeads(g, ru, h)}
 	var o *kernels.Node
 	if form == Parallel {
 		o = decayParallel(g, r, k, v, lg, opts)
@@ -93,7 +101,7 @@ func (m *rwkv6) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Nod
 		o = decayChunked(g, r, k, v, lg, m.c.Chunk, opts)
 	}
 	o = mergeHeads(g, o, b, h)
-	gt := g.Act(kernels.SiLU, m.gate.apply(g, shiftMix(g, x, prev, m.muG)))
+	gt := g.Act(kernels.SiLU, m.gate.apply(g, shiftMix(g, x, diff, m.muG)))
 	return m.p.o.apply(g, g.Mul(o, gt))
 }
 

@@ -11,9 +11,20 @@ import (
 // decayed form RWKV-4 used before the op existed (architectures'
 // decayParallel with q = k = 1, dk = 1): scores exp(bq_t - b_s) for s < t
 // from the exclusive and inclusive cumulative log-decays, times x. The
-// reverse direction runs it on the time-flipped inputs.
+// reverse direction runs it on the time-flipped inputs. Grouped decays
+// (lg [N, L, H]) run it per group of columns and concatenate.
 func decayScanParallel(g *Graph, x, lg *Node, reverse bool) *Node {
 	n, l := lg.Shape[0], lg.Shape[1]
+	if len(lg.Shape) == 3 {
+		h := lg.Shape[2]
+		w := x.Shape[2] / h
+		parts := make([]*Node, h)
+		for k := range parts {
+			lk := g.Reshape(g.Slice(lg, 2, k, k+1), n, l)
+			parts[k] = decayScanParallel(g, g.Slice(x, 2, k*w, (k+1)*w), lk, reverse)
+		}
+		return g.Concat(2, parts...)
+	}
 	if reverse {
 		x, lg = flipTime(g, x), flipTime(g, lg)
 	}
@@ -40,11 +51,15 @@ func flipTime(g *Graph, x *Node) *Node {
 type decayScanCase struct {
 	n, l, dv int
 	lo, hi   float64 // log-decays uniform in [lo, hi]
+	h        int     // groups of columns with their own decay (lg [N, L, h]); 0: lg [N, L]
 }
 
 func decayScanParams(rng *rand.Rand, c decayScanCase) []*Param {
 	x := New(c.n, c.l, c.dv).Randn(rng, 1)
 	lg := New(c.n, c.l)
+	if c.h > 0 {
+		lg = New(c.n, c.l, c.h)
+	}
 	for i := range lg.Data {
 		lg.Data[i] = float32(c.lo + (c.hi-c.lo)*rng.Float64())
 	}
@@ -74,8 +89,9 @@ func evalDecayScan(t *testing.T, ps []*Param, seed uint64, build func(g *Graph, 
 // exp(Σ lg) once per pair and sums up to L terms, the scan multiplies L
 // rounded factors.
 func TestDecayScanMatchesParallel(t *testing.T) {
-	cases := []decayScanCase{{1, 1, 2, -1, 0}, {2, 5, 2, -0.1, 0}, {3, 17, 3, -2, -0.01}, {2, 33, 1, -30, -5},
-		{1, 64, 2, -0.05, 0}, {4, 9, 5, -100, -50}, {2, 40, 2, -8, 0}}
+	cases := []decayScanCase{{1, 1, 2, -1, 0, 0}, {2, 5, 2, -0.1, 0, 0}, {3, 17, 3, -2, -0.01, 0}, {2, 33, 1, -30, -5, 0},
+		{1, 64, 2, -0.05, 0, 0}, {4, 9, 5, -100, -50, 0}, {2, 40, 2, -8, 0, 0},
+		{2, 5, 6, -2, 0, 3}, {3, 17, 8, -0.1, 0, 4}, {1, 33, 4, -30, -5, 4}, {2, 9, 3, -1, 0, 1}}
 	names := []string{"y", "dx", "dlg"}
 	for ci, c := range cases {
 		for _, rev := range []bool{false, true} {
@@ -121,7 +137,7 @@ func TestDecayScanByHand(t *testing.T) {
 
 // Gradients of DecayScan against central finite differences.
 func TestDecayScanGradCheck(t *testing.T) {
-	for i, c := range []decayScanCase{{2, 7, 2, -1, 0}, {1, 12, 3, -3, -0.1}} {
+	for i, c := range []decayScanCase{{2, 7, 2, -1, 0, 0}, {1, 12, 3, -3, -0.1, 0}, {2, 6, 4, -2, 0, 2}} {
 		for _, rev := range []bool{false, true} {
 			ps := decayScanParams(rand.New(rand.NewPCG(uint64(i), 3)), c)
 			rel, err := GradCheck(uint64(i), ps, 1e-3, 12, func(g *Graph) *Node {
@@ -138,7 +154,8 @@ func TestDecayScanGradCheck(t *testing.T) {
 }
 
 func TestDecayScanShapes(t *testing.T) {
-	for _, c := range []struct{ x, lg []int }{{[]int{2, 3}, []int{2, 3}}, {[]int{2, 3, 1}, []int{2, 4}}, {[]int{2, 3, 1}, []int{2, 3, 1}}} {
+	for _, c := range []struct{ x, lg []int }{{[]int{2, 3}, []int{2, 3}}, {[]int{2, 3, 1}, []int{2, 4}},
+		{[]int{2, 3, 3}, []int{2, 3, 2}}, {[]int{2, 3, 4}, []int{2, 4, 2}}, {[]int{2, 3, 1}, []int{2, 3, 1, 1}}} {
 		g := NewGraph()
 		if err := Catch(func() { g.DecayScan(g.Const("x", New(c.x...)), g.Const("lg", New(c.lg...))) }); err == nil {
 			t.Errorf("DecayScan(%v, %v): no error", c.x, c.lg)

@@ -29,7 +29,7 @@ func opNamed(n *kernels.Node, name string) bool {
 	return n.Kind() == kernels.LeafOp && n.Op.Name() == name
 }
 
-// fuse finds three chains among the needed nodes ids:
+// fuse finds these chains among the needed nodes ids:
 //
 //   - softmax(causal_mask(scale*x, fill -Inf)): one masked_softmax reading x;
 //   - [scale*] causal_mask(softmax_grad(y, dy), fill 0) where y is the
@@ -39,7 +39,10 @@ func opNamed(n *kernels.Node, name string) bool {
 //     one xent_fused pass writes the per-row losses and the gradient, and
 //     the gradient node moves to just before the loss node;
 //   - linear_cross_entropy and its grad, likewise (head.go): the grad's
-//     chunk loop leaves the row losses, the loss node takes their mean.
+//     chunk loop leaves the row losses, the loss node takes their mean;
+//   - sum_rows(mul(a, b)) (the gradient of a mul_rowvec's vector): one
+//     colsum_mul_part pass over a and b, the products rounded as mul
+//     rounds them.
 //
 // An inner node is fused only when the chain is its one reader and it is
 // not an output.
@@ -117,6 +120,14 @@ func (p *Program) fuse(ids []int) *fusion {
 			c := lastDim(n.Shape)
 			f.lower[head.ID] = func(y Buffer, in []Buffer) (func() error, error) {
 				return p.rows("softmax_grad_scaled", n.Len()/c, c, in[0], in[1], y, int64(n.Len()/c), int32(c), scale)
+			}
+		case opNamed(n, "sum_rows") && opNamed(n.In[0], "mul") && inner(n.In[0]):
+			m := n.In[0]
+			f.skip[m.ID] = true
+			f.inputs[id] = []*kernels.Node{m.In[0], m.In[1]}
+			c := lastDim(m.Shape)
+			f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) {
+				return p.columnSums(y, m.Len()/c, c, 1, "colsum_mul_part", []any{in[0], in[1]})
 			}
 		case opNamed(n, "cross_entropy_grad") && n.In[2].Kind() != kernels.LeafOp:
 			for _, cid := range ids {

@@ -183,8 +183,7 @@ func (p *Program) lower(n *kernels.Node, y Buffer, in []Buffer) (func() error, e
 		return p.columnSums(y, n.In[0].Len()/c, c, 1, "colsum_part", []any{x})
 	case "sum_last":
 		c := lastDim(n.In[0].Shape)
-		rows := n.In[0].Len() / c
-		return p.rows("sum_last", rows, c, x, y, int64(rows), int32(c))
+		return p.sumLast(y, x, n.In[0].Len()/c, c)
 	case "sum_all":
 		return p.launcher("sum_all", Dim3{X: 1}, Dim3{X: 1024}, x, y, int64(n.In[0].Len()))
 	case "bcast_rows":

@@ -58,8 +58,96 @@ func (p *Program) lowerBroadcast(n *kernels.Node, y Buffer, in []Buffer) (func()
 	}, nil
 }
 
-// lowerSumTo maps sum_to (the gradient of broadcasting) to one kernel.
+// dimRun is a run of adjacent input dims of a sum_to that are all reduced
+// or all kept, merged into one (dims of size 1 are dropped).
+type dimRun struct {
+	size    int
+	reduced bool
+}
+
+// sumToRuns collapses sum_to's input shape in to runs against out.
+func sumToRuns(in, out []int) []dimRun {
+	var r []dimRun
+	for d, s := range in {
+		if s == 1 {
+			continue
+		}
+		red := out[d] == 1
+		if k := len(r) - 1; k >= 0 && r[k].reduced == red {
+			r[k].size *= s
+			continue
+		}
+		r = append(r, dimRun{s, red})
+	}
+	return r
+}
+
+// sumTailThread is the row length below which sumLast gives each row one
+// thread instead of a warp.
+const sumTailThread = 32
+
+// sumLast sums the rows of x [rows, cols] into y [rows]: a thread per row
+// when rows are short, else sum_last's warp or block per row.
+func (p *Program) sumLast(y, x Buffer, rows, cols int) (func() error, error) {
+	if cols < sumTailThread {
+		return p.ew("sum_last_thread", rows, x, y, int64(rows), int32(cols))
+	}
+	return p.rows("sum_last", rows, cols, x, y, int64(rows), int32(cols))
+}
+
+// lowerSumTo maps sum_to (the gradient of broadcasting) to kernels. The
+// reduced and kept dims are merged into runs first; the common layouts go
+// to the row and column sums:
+//
+//   - [R, K] → [K] (a bias over every token): column sums;
+//   - [K, R] → [K]: row sums;
+//   - [R1, K, R2] → [K] (a per-channel parameter broadcast over batch and
+//     time): row sums into a scratch [R1, K], then its column sums;
+//   - [R] → [] (everything into one value): as [R/C, C] with C the last
+//     dim, column sums then one row sum;
+//
+// and any other layout to one generic kernel walking each output's
+// reduced indices in the CPU's order.
 func (p *Program) lowerSumTo(n *kernels.Node, y, x Buffer) (func() error, error) {
+	in, out := n.In[0].Shape, n.Shape
+	runs := sumToRuns(in, out)
+	var pat string
+	for _, r := range runs {
+		pat += map[bool]string{true: "R", false: "K"}[r.reduced]
+	}
+	switch pat {
+	case "RK":
+		return p.columnSums(y, runs[0].size, runs[1].size, 1, "colsum_part", []any{x})
+	case "KR":
+		return p.sumLast(y, x, runs[0].size, runs[1].size)
+	case "RKR":
+		r1, k, r2 := runs[0].size, runs[1].size, runs[2].size
+		tmp, err := p.alloc(r1 * k)
+		if err != nil {
+			return nil, err
+		}
+		var c chain
+		c.add(p.sumLast(tmp, x, r1*k, r2))
+		c.add(p.columnSums(y, r1, k, 1, "colsum_part", []any{tmp}))
+		return c.done()
+	case "R":
+		if c := lastDim(in); c >= sumTailThread && c < runs[0].size {
+			tmp, err := p.alloc(c)
+			if err != nil {
+				return nil, err
+			}
+			var ch chain
+			ch.add(p.columnSums(tmp, runs[0].size/c, c, 1, "colsum_part", []any{x}))
+			ch.add(p.sumLast(y, tmp, 1, c))
+			return ch.done()
+		}
+	}
+	return p.lowerSumToWalk(n, y, x)
+}
+
+// lowerSumToWalk is sum_to's generic kernel: one thread per output (or per
+// chunk of a long sum) walking the reduced indices.
+func (p *Program) lowerSumToWalk(n *kernels.Node, y, x Buffer) (func() error, error) {
 	in, out := n.In[0].Shape, n.Shape
 	sx := make([]int64, len(in))
 	acc := int64(1)

@@ -51,6 +51,16 @@ var opCases = []graphCase{
 		x, w := c.F(3, 2500), c.F(3, 1)
 		return []*kernels.Node{g.BAdd(a, b), g.BMul(x, w)}
 	}},
+	// Each layout lowerSumTo routes to the row or column sums, against the
+	// generic walk's: [R, K], [K, R] with short and long rows, [R1, K, R2],
+	// [R] into one value, and a middle reduction [K, R, K] (the walk).
+	{name: "sum_to layouts", grad: true, tol: 1e-4, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{
+			g.BAdd(c.F(6, 70, 1, 40), c.F(1, 1, 1, 40)), g.BMul(c.F(300, 2), c.F(300, 1)),
+			g.BAdd(c.F(20, 9, 70), c.F(20, 9, 1)), g.BAdd(c.F(5, 33, 60), c.F(1, 33, 1)),
+			g.BMul(c.F(7, 50, 1, 64), c.F(1, 1, 1, 1)), g.BAdd(c.F(12, 9, 17), c.F(12, 1, 17)),
+		}
+	}},
 	{name: "affine", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		x := c.F(5, 37)
 		return []*kernels.Node{g.Scale(x, -1.5), g.AddScalar(x, 0.25)}
@@ -65,6 +75,12 @@ var opCases = []graphCase{
 			g.SumLast(c.F(50, 17)), g.SumLast(c.F(6, 300)), g.SumLast(c.F(40)), g.SumAll(c.F(1000)),
 			g.BroadcastRows(c.F(9), []int{4, 3, 9}), g.BroadcastLast(c.F(4, 3), 9), g.BroadcastAll(c.F(1), []int{4, 5}),
 		}
+	}},
+	// sum_rows(mul) fused into colsum_mul_part, and sum_last's thread per
+	// short row. The CPU sums 300 rows serially in float32 (partial sums
+	// near 17): its own rounding is about 2e-5, so the bound is 1e-4.
+	{name: "fused sum_rows of mul, short rows", grad: true, tol: 1e-4, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{g.SumRows(g.Mul(c.F(300, 45), c.F(300, 45))), g.SumLast(c.F(500, 2)), g.SumLast(c.F(30, 7, 31))}
 	}},
 	{name: "activations", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		var out []*kernels.Node
@@ -282,4 +298,33 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// sum_rows(mul(a, b)) becomes one node reading a and b, unless the product
+// has another reader or is an output (this runs without a GPU).
+func TestFuseSumRowsOfMul(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		shared, out bool
+		skipped     int
+	}{{"alone", false, false, 1}, {"product read twice", true, false, 0}, {"product an output", false, true, 0}} {
+		g := kernels.NewGraph()
+		a, b := g.Input("a", 6, 5), g.Input("b", 6, 5)
+		m := g.Mul(a, b)
+		outs := []*kernels.Node{g.SumRows(m)}
+		if c.shared {
+			outs = append(outs, g.SumLast(m))
+		}
+		if c.out {
+			outs = append(outs, m)
+		}
+		p := &Program{Graph: g, Outputs: outs}
+		f := p.fuse(g.Needed(outs...))
+		if len(f.skip) != c.skipped || f.skip[m.ID] != (c.skipped == 1) {
+			t.Errorf("%s: skipped %v, want %d (the mul)", c.name, f.skip, c.skipped)
+		}
+		if in := f.in(outs[0]); c.skipped == 1 && (len(in) != 2 || in[0] != a || in[1] != b) {
+			t.Errorf("%s: the fused sum reads %v, want a and b", c.name, in)
+		}
+	}
 }

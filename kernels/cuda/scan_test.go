@@ -10,9 +10,12 @@ import (
 	"lab/kernels"
 )
 
-// scanShapes are (N, L, dv) of the decay_scan tests: one step, lengths not
-// a multiple of the unroll (16), one column, and more threads than a block.
-var scanShapes = [][3]int{{1, 1, 2}, {3, 5, 2}, {2, 17, 3}, {4, 40, 1}, {130, 33, 2}, {7, 100, 5}}
+// scanShapes are (N, L, dv, H) of the decay_scan tests: one step, lengths
+// not a multiple of the unroll (16), one column, more threads than a block,
+// and grouped decays (lg [N, L, H]; H = 0: lg [N, L]), as the chunked
+// decay core's state scan uses them (few steps, many columns).
+var scanShapes = [][4]int{{1, 1, 2, 0}, {3, 5, 2, 0}, {2, 17, 3, 0}, {4, 40, 1, 0}, {130, 33, 2, 0}, {7, 100, 5, 0},
+	{3, 4, 96, 12}, {2, 19, 12, 3}, {5, 3, 64, 1}}
 
 // scanDecays are the ranges of the log-decays: near 0 (long memory), RWKV's
 // range, and so negative that every weight underflows.
@@ -20,10 +23,14 @@ var scanDecays = [][2]float64{{-0.05, 0}, {-3, -0.01}, {-120, -60}}
 
 // decayScanCase: both scans of fresh random x and lg; gradients of x and lg
 // through both (the reverse scan's own backward runs the forward one).
-func decayScanCase(s [3]int, lg [2]float64) graphCase {
-	n, l, dv := s[0], s[1], s[2]
+func decayScanCase(s [4]int, lg [2]float64) graphCase {
+	n, l, dv, h := s[0], s[1], s[2], s[3]
 	return graphCase{name: fmt.Sprint("decay_scan ", s, lg), grad: true, build: func(g *kernels.Graph, ci *caseInputs) []*kernels.Node {
-		x, a := ci.F(n, l, dv), ci.U(lg[0], lg[1], n, l)
+		ls := []int{n, l}
+		if h > 0 {
+			ls = append(ls, h)
+		}
+		x, a := ci.F(n, l, dv), ci.U(lg[0], lg[1], ls...)
 		return []*kernels.Node{g.DecayScan(x, a), g.DecayScanReverse(x, a)}
 	}}
 }

@@ -24,6 +24,25 @@ extern "C" __global__ void colsum_part(const float *__restrict__ x, float *__res
 	}
 }
 
+// colsum_mul_part: colsum_part of the products a[r, c]·b[r, c] (each
+// rounded on its own, as a mul kernel writes it), for sum_rows(mul(a, b)).
+extern "C" __global__ void colsum_mul_part(const float *__restrict__ a, const float *__restrict__ b,
+                                           float *__restrict__ part, long long rows, int C, long long chunk) {
+	__shared__ float sh[8][33];
+	int c = blockIdx.x * 32 + threadIdx.x;
+	long long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+	float s = 0.f;
+	if (c < C)
+		for (long long r = r0 + threadIdx.y; r < r1; r += 8) s += __fmul_rn(a[r * C + c], b[r * C + c]);
+	sh[threadIdx.y][threadIdx.x] = s;
+	__syncthreads();
+	if (threadIdx.y == 0 && c < C) {
+		float t = 0.f;
+		for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
+		part[(long long)blockIdx.y * C + c] = t;
+	}
+}
+
 // conv_grad_w_part: part[p, j, e] = sum over rows r of chunk p with r % L
 // >= j of dy[r, e] * x[r-j, e]; grid (D / 32, chunks, K), block (32, 8).
 extern "C" __global__ void conv_grad_w_part(const float *__restrict__ dy, const float *__restrict__ x,
@@ -81,6 +100,17 @@ extern "C" __global__ void count_targets(const int *__restrict__ t, long long n,
 		__syncthreads();
 	}
 	if (threadIdx.x == 0) cnt[0] = sh[0];
+}
+
+// sum_last_thread: y[r] = sum of the cols floats of row r of x, one thread
+// per row (short rows, where a warp per row would idle most lanes).
+extern "C" __global__ void sum_last_thread(const float *__restrict__ x, float *__restrict__ y, long long rows, int cols) {
+	LAB_FOR(r, rows) {
+		const float *xr = x + r * cols;
+		float s = 0.f;
+		for (int j = 0; j < cols; j++) s += xr[j];
+		y[r] = s;
+	}
 }
 
 template <bool WARP>

@@ -1,6 +1,7 @@
 // scan.cu: the exclusive decayed scan of RWKV-4's WKV (kernels.DecayScan,
 // op decay_scan, and its time reverse decay_scan_reverse). For x [N, L, dv]
-// and log-decays lg [N, L], per sequence n and column j:
+// and log-decays lg [N, L, H] (H = 1: one per step; else column j decays
+// with lg[n, t, j / (dv/H)]), per sequence n and column j:
 //
 //	forward: y_0 = 0,     y_{t+1} = expf(lg_t)·y_t + x_t
 //	reverse: y_{L-1} = 0, y_{t-1} = expf(lg_t)·y_t + x_t
@@ -14,14 +15,14 @@
 #define SCAN_UNROLL 16
 
 extern "C" __global__ void decay_scan(float *__restrict__ y, const float *__restrict__ x,
-                                      const float *__restrict__ lg, int nn, int L, int dv, int reverse) {
+                                      const float *__restrict__ lg, int nn, int L, int dv, int H, int reverse) {
 	const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= (long long)nn * dv) return;
 	const long long n = i / dv;
 	const int j = (int)(i % dv);
 	const float *xn = x + n * L * dv + j;
 	float *yn = y + n * L * dv + j;
-	const float *gn = lg + n * L;
+	const float *gn = lg + n * L * H + j / (dv / H);
 	const int step = reverse ? -1 : 1;
 	int t = reverse ? L - 1 : 0;
 	float h = 0.f;
@@ -33,7 +34,7 @@ extern "C" __global__ void decay_scan(float *__restrict__ y, const float *__rest
 			if (u < m) {
 				const int tt = t + u * step;
 				xs[u] = __ldg(xn + (long long)tt * dv);
-				as[u] = __ldg(gn + tt);
+				as[u] = __ldg(gn + (long long)tt * H);
 			}
 		}
 #pragma unroll
