@@ -42,7 +42,8 @@ func opNamed(n *kernels.Node, name string) bool {
 //     chunk loop leaves the row losses, the loss node takes their mean;
 //   - sum_rows(mul(a, b)) (the gradient of a mul_rowvec's vector): one
 //     colsum_mul_part pass over a and b, the products rounded as mul
-//     rounds them.
+//     rounds them;
+//   - the norms with gain and bias, forward and backward (fuse_norm.go).
 //
 // An inner node is fused only when the chain is its one reader and it is
 // not an output.
@@ -52,10 +53,12 @@ func (p *Program) fuse(ids []int) *fusion {
 		lower: map[int]func(Buffer, []Buffer) (func() error, error){}}
 	uses := map[int]int{}
 	reader := map[int]*kernels.Node{}
+	readers := map[int][]*kernels.Node{}
 	for _, id := range ids {
 		for _, x := range g.Nodes[id].In {
 			uses[x.ID]++
 			reader[x.ID] = g.Nodes[id]
+			readers[x.ID] = append(readers[x.ID], g.Nodes[id])
 		}
 	}
 	for _, o := range p.Outputs {
@@ -149,6 +152,7 @@ func (p *Program) fuse(ids []int) *fusion {
 			}
 		}
 	}
+	p.fuseNorms(f, ids, inner, readers) // fuse_norm.go
 	// The schedule: the leaves first (a moved node may read a leaf made
 	// after its new place, as Grad's d_loss), then the ops in order, each
 	// moved cross_entropy_grad just before its loss.

@@ -110,14 +110,14 @@ func TestLinearCrossEntropyMatchesCPU(t *testing.T) {
 		{257, 48, 1000, 50, 3, true, FP32},  // 3 does not divide 1000: one GEMM
 		{1000, 64, 4096, 1000, 1, false, FP32},
 		{1000, 64, 4096, 96, 4, false, TF32}, // TF32
-		{33, 8, 70, 1, 1, false, FP32},      // one row per chunk; V % 4 != 0: three-pass warp kernel
-		{40, 16, 1002, 16, 1, false, FP32},  // three-pass block kernel
-		{40, 16, 1028, 16, 1, false, FP32},  // vec kernel, 64 threads, last float4s partly idle
-		{300, 32, 200, 64, 1, false, BF16},  // BF16, vec kernel: bf16 logits, dlogits in place
-		{300, 32, 200, 64, 1, true, BF16},   // and not fused
-		{257, 48, 1000, 50, 8, false, BF16}, // BF16, dh split
-		{33, 8, 70, 1, 1, false, BF16},      // BF16, warp kernel: dlogits to the bf16 slot
-		{40, 16, 1002, 16, 1, false, BF16},  // BF16, block kernel
+		{33, 8, 70, 1, 1, false, FP32},       // one row per chunk; V % 4 != 0: three-pass warp kernel
+		{40, 16, 1002, 16, 1, false, FP32},   // three-pass block kernel
+		{40, 16, 1028, 16, 1, false, FP32},   // vec kernel, 64 threads, last float4s partly idle
+		{300, 32, 200, 64, 1, false, BF16},   // BF16, vec kernel: bf16 logits, dlogits in place
+		{300, 32, 200, 64, 1, true, BF16},    // and not fused
+		{257, 48, 1000, 50, 8, false, BF16},  // BF16, dh split
+		{33, 8, 70, 1, 1, false, BF16},       // BF16, warp kernel: dlogits to the bf16 slot
+		{40, 16, 1002, 16, 1, false, BF16},   // BF16, block kernel
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprintf("K%d_D%d_V%d_c%d_s%d_scaled%v_%v", c.k, c.dm, c.v, c.chunk, c.split, c.scaled, c.prec), func(t *testing.T) {

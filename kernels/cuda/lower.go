@@ -206,7 +206,7 @@ func (p *Program) lower(n *kernels.Node, y Buffer, in []Buffer) (func() error, e
 		return func() error { return p.k.Norm(p.s, y, x, Buffer{}, Buffer{}, size/c, c, eps, rms) }, nil
 	case "normalize_grad", "rms_normalize_grad":
 		c := lastDim(n.Shape)
-		return p.rows("norm_grad", size/c, c, x, in[1], y, int64(size/c), int32(c), float32(a.Floats["eps"]), flag(a.Bools["rms"]))
+		return p.rows("norm_grad", size/c, c, x, in[1], y, int64(size/c), int32(c), float32(a.Floats["eps"]), flag(a.Bools["rms"]), Buffer{})
 	case "max_last":
 		c := lastDim(n.In[0].Shape)
 		return p.rows("max_last", size, c, x, y, int64(size), int32(c))

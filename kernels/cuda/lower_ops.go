@@ -207,29 +207,34 @@ func sumToParts(outputs, nred int64) int {
 }
 
 // columnSums launches kernel (colsum_part or conv_grad_w_part) over a
-// [rows, C] input cut into P chunks of rows, K outputs per column, then
-// sums the P partial results in order. The chunk count aims at about four
-// blocks per SM.
+// [rows, C] input cut into P chunks of rows, K outputs per column; the last
+// block of each column group to finish sums the P partial results in order
+// (finish_columns in reduce.cu): one launch. The chunk count aims at about
+// four blocks per SM.
 func (p *Program) columnSums(y Buffer, rows, C, K int, kernel string, pre []any, post ...any) (func() error, error) {
 	colBlocks := (C + 31) / 32
 	P := (4*max(1, p.d.Info.SMs) + colBlocks*K - 1) / (colBlocks * K)
 	P = max(1, min(P, (rows+63)/64, 1024))
 	chunk := (rows + P - 1) / P
 	P = (rows + chunk - 1) / chunk
-	part := y
+	part, count := y, Buffer{}
 	if P > 1 {
 		var err error
 		if part, err = p.alloc(P * K * C); err != nil {
 			return nil, err
 		}
+		// One ticket counter per column group, zero between launches (the
+		// last block of a group sets it back).
+		if count, err = p.alloc(colBlocks * K); err != nil {
+			return nil, err
+		}
+		if err = p.d.Fill32(nil, count, 0); err != nil {
+			return nil, err
+		}
 	}
 	args := append(append(append([]any{}, pre...), part, int64(rows), int32(C), int64(chunk)), post...)
-	var c chain
-	c.add(p.launcher(kernel, Dim3{X: colBlocks, Y: P, Z: K}, Dim3{X: 32, Y: 8}, args...))
-	if P > 1 {
-		c.add(p.ew("sum_parts", K*C, part, y, int32(P), int64(K*C)))
-	}
-	return c.done()
+	args = append(args, y, count, int32(P))
+	return p.launcher(kernel, Dim3{X: colBlocks, Y: P, Z: K}, Dim3{X: 32, Y: 8}, args...)
 }
 
 // lowerScatter maps scatter_add to a counting sort of the positions by

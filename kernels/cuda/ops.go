@@ -289,7 +289,7 @@ func (k *Kernels) Norm(s *Stream, y, x, gain, bias Buffer, rows, cols int, eps f
 		r = 1
 	}
 	f, g, b := k.rowLaunch("norm", rows, cols)
-	return f.Launch(s, g, b, 0, x, gain, bias, y, int64(rows), int32(cols), eps, r)
+	return f.Launch(s, g, b, 0, x, gain, bias, y, int64(rows), int32(cols), eps, r, Buffer{})
 }
 
 // Gather queues y[i, :] = table[idx[i], :] for n indices into a [R, C]

@@ -328,3 +328,63 @@ func TestFuseSumRowsOfMul(t *testing.T) {
 		}
 	}
 }
+
+// fuseNorms: a LayerNorm's forward becomes one norm launch at its
+// add_rowvec (the gain's mul_rowvec skipped, the normalize node's step a
+// no-op whose buffer the kernel writes), an RMSNorm's at its mul_rowvec,
+// and normalize_grad reads dy times the gain (that mul_rowvec skipped).
+// A reader of the normalize node before the chain's end keeps it unfused
+// (and its gradient is then a sum, not a mul_rowvec).
+func TestFuseNorms(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		rms    bool
+		early  bool // another op reads the normalize node before the gain
+		fused  bool
+		inputs int // of the fused head: x, gain, normalize node[, bias]
+	}{{"layernorm", false, false, true, 4}, {"rmsnorm", true, false, true, 3}, {"read early", true, true, false, 0}} {
+		g := kernels.NewGraph()
+		x, gain, bias := g.Param(kernels.NewParam("x", kernels.New(6, 8))), g.Input("g", 8), g.Input("b", 8)
+		var head, m, nz, early *kernels.Node
+		switch {
+		case c.early:
+			nz = g.RMSNormalize(x, 1e-5)
+			early = g.Scale(nz, 2)
+			m = g.MulRowVec(nz, gain)
+			head = m
+		case c.rms:
+			head = g.RMSNorm(x, gain, 1e-5)
+			m, nz = head, head.In[0]
+		default:
+			head = g.LayerNorm(x, gain, bias, 1e-5)
+			m = head.In[0]
+			nz = m.In[0]
+		}
+		loss := g.SumAll(g.Mul(head, head))
+		if early != nil {
+			loss = g.Add(loss, g.SumAll(early))
+		}
+		outs := append([]*kernels.Node{loss}, g.Grad(loss, []*kernels.Node{x})...)
+		p := &Program{Graph: g, Outputs: outs}
+		f := p.fuse(g.Needed(outs...))
+		if got := f.lower[head.ID] != nil && f.lower[nz.ID] != nil; got != c.fused {
+			t.Errorf("%s: forward fused %v, want %v", c.name, got, c.fused)
+		}
+		if c.fused && (len(f.in(head)) != c.inputs || f.in(head)[0] != x || f.in(head)[2] != nz || f.skip[m.ID] == c.rms) {
+			t.Errorf("%s: fused head reads %v (skips the gain's mul_rowvec: %v)", c.name, f.in(head), f.skip[m.ID])
+		}
+		var grads int
+		for _, id := range g.Needed(outs...) {
+			n := g.Nodes[id]
+			if opNamed(n, "normalize_grad") || opNamed(n, "rms_normalize_grad") {
+				grads++
+				if in := f.in(n); !c.early && (len(in) != 3 || in[0] != x || !f.skip[n.In[1].ID]) {
+					t.Errorf("%s: normalize_grad reads %v, its mul_rowvec skipped %v", c.name, in, f.skip[n.In[1].ID])
+				}
+			}
+		}
+		if grads != 1 {
+			t.Errorf("%s: %d normalize_grad nodes", c.name, grads)
+		}
+	}
+}

@@ -3,17 +3,22 @@
 // y = x / sqrt(mean(x^2) + eps) * gain (rms != 0). gain and bias may be
 // null (no affine part). CPU twins: Graph.LayerNorm, Graph.RMSNorm,
 // Graph.RMSNormalize. Statistics are two-pass (mean, then squared
-// deviations) in float32; the CPU sums in float64.
+// deviations) in float32; the CPU sums in float64. When xh is not null the
+// normalized row (before gain and bias) is written there too: fuse_norm.go
+// lowers normalize -> mul_rowvec -> add_rowvec to one launch that writes
+// the normalize node's value for the backward. Gain and bias round as the
+// separate rowvec kernels do (no fused multiply-add).
 
 template <bool WARP>
 __device__ __forceinline__ void norm_row(const float *__restrict__ x, const float *__restrict__ gain,
                                          const float *__restrict__ bias, float *__restrict__ y,
-                                         long long rows, int cols, float eps, int rms) {
+                                         long long rows, int cols, float eps, int rms, float *__restrict__ xh) {
 	__shared__ float sh[32];
 	RowGroup<WARP> g;
 	if (g.row >= rows) return;
 	x += g.row * cols;
 	y += g.row * cols;
+	if (xh) xh += g.row * cols;
 	float mean = 0.f;
 	if (!rms) {
 		float s = 0.f;
@@ -28,18 +33,19 @@ __device__ __forceinline__ void norm_row(const float *__restrict__ x, const floa
 	float inv = 1.f / sqrtf(g.reduce_sum(ss, sh) / cols + eps);
 	for (int j = g.lane; j < cols; j += g.size) {
 		float v = (x[j] - mean) * inv;
-		if (gain) v *= gain[j];
-		if (bias) v += bias[j];
+		if (xh) xh[j] = v;
+		if (gain) v = __fmul_rn(v, gain[j]);
+		if (bias) v = __fadd_rn(v, bias[j]);
 		y[j] = v;
 	}
 }
 
 extern "C" __global__ void norm_warp(const float *x, const float *gain, const float *bias, float *y,
-                                     long long rows, int cols, float eps, int rms) {
-	norm_row<true>(x, gain, bias, y, rows, cols, eps, rms);
+                                     long long rows, int cols, float eps, int rms, float *xh) {
+	norm_row<true>(x, gain, bias, y, rows, cols, eps, rms, xh);
 }
 
 extern "C" __global__ void norm_block(const float *x, const float *gain, const float *bias, float *y,
-                                      long long rows, int cols, float eps, int rms) {
-	norm_row<false>(x, gain, bias, y, rows, cols, eps, rms);
+                                      long long rows, int cols, float eps, int rms, float *xh) {
+	norm_row<false>(x, gain, bias, y, rows, cols, eps, rms, xh);
 }

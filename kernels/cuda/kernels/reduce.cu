@@ -3,12 +3,42 @@
 // rms_normalize_grad, cross_entropy_grad, causal_conv_grad_w). No float
 // atomics: every sum has a fixed order, so a run repeats bit for bit.
 
+// finish_columns ends a column-sum kernel of grid (C / 32, P, K) that wrote
+// part[(p * K + k) * C + c]: the last block of each (column group, k) to
+// finish adds the P partials of its columns, in order of p, into y[k * C +
+// c] (the order does not depend on which block is last, so the result is
+// the same bits every run, and the same as sum_parts'), and sets its
+// counter back to 0 for the next launch. count is null when P == 1 (the
+// kernel then wrote y itself).
+__device__ __forceinline__ void finish_columns(const float *part, float *__restrict__ y, unsigned int *count, int C,
+                                               int P) {
+	if (!count) return;
+	__shared__ int last;
+	__threadfence(); // this block's partials are visible before its ticket is taken
+	__syncthreads();
+	if (threadIdx.x == 0 && threadIdx.y == 0) {
+		unsigned int *c = count + blockIdx.z * gridDim.x + blockIdx.x;
+		last = atomicAdd(c, 1u) == (unsigned int)(P - 1);
+		if (last) *c = 0;
+	}
+	__syncthreads();
+	if (!last) return;
+	__threadfence();
+	int col = blockIdx.x * 32 + threadIdx.x, K = gridDim.z;
+	if (threadIdx.y == 0 && col < C) {
+		const volatile float *v = part; // written by other blocks: not through L1
+		float s = 0.f;
+		for (int p = 0; p < P; p++) s += v[((long long)p * K + blockIdx.z) * C + col];
+		y[(long long)blockIdx.z * C + col] = s;
+	}
+}
+
 // colsum_part: part[p, c] = sum over the rows of chunk p of x[r, c], for x
 // [rows, C]. Block (32, 8): threadIdx.x picks the column (a warp reads 32
 // consecutive floats of one row), threadIdx.y the row phase; grid (columns
-// / 32, chunks). sum_parts then adds the chunks.
-extern "C" __global__ void colsum_part(const float *__restrict__ x, float *__restrict__ part, long long rows, int C,
-                                       long long chunk) {
+// / 32, chunks). finish_columns then adds the chunks into y.
+extern "C" __global__ void colsum_part(const float *__restrict__ x, float *part, long long rows, int C,
+                                       long long chunk, float *__restrict__ y, unsigned int *count, int P) {
 	__shared__ float sh[8][33];
 	int c = blockIdx.x * 32 + threadIdx.x;
 	long long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
@@ -22,12 +52,14 @@ extern "C" __global__ void colsum_part(const float *__restrict__ x, float *__res
 		for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
 		part[(long long)blockIdx.y * C + c] = t;
 	}
+	finish_columns(part, y, count, C, P);
 }
 
 // colsum_mul_part: colsum_part of the products a[r, c]·b[r, c] (each
 // rounded on its own, as a mul kernel writes it), for sum_rows(mul(a, b)).
-extern "C" __global__ void colsum_mul_part(const float *__restrict__ a, const float *__restrict__ b,
-                                           float *__restrict__ part, long long rows, int C, long long chunk) {
+extern "C" __global__ void colsum_mul_part(const float *__restrict__ a, const float *__restrict__ b, float *part,
+                                           long long rows, int C, long long chunk, float *__restrict__ y,
+                                           unsigned int *count, int P) {
 	__shared__ float sh[8][33];
 	int c = blockIdx.x * 32 + threadIdx.x;
 	long long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
@@ -41,13 +73,15 @@ extern "C" __global__ void colsum_mul_part(const float *__restrict__ a, const fl
 		for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
 		part[(long long)blockIdx.y * C + c] = t;
 	}
+	finish_columns(part, y, count, C, P);
 }
 
 // conv_grad_w_part: part[p, j, e] = sum over rows r of chunk p with r % L
-// >= j of dy[r, e] * x[r-j, e]; grid (D / 32, chunks, K), block (32, 8).
-extern "C" __global__ void conv_grad_w_part(const float *__restrict__ dy, const float *__restrict__ x,
-                                            float *__restrict__ part, long long rows, int D, long long chunk,
-                                            int L, int K) {
+// >= j of dy[r, e] * x[r-j, e]; grid (D / 32, chunks, K), block (32, 8);
+// finish_columns then adds the chunks into y.
+extern "C" __global__ void conv_grad_w_part(const float *__restrict__ dy, const float *__restrict__ x, float *part,
+                                            long long rows, int D, long long chunk, int L, int K,
+                                            float *__restrict__ y, unsigned int *count, int P) {
 	__shared__ float sh[8][33];
 	int e = blockIdx.x * 32 + threadIdx.x, j = blockIdx.z;
 	long long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
@@ -62,6 +96,7 @@ extern "C" __global__ void conv_grad_w_part(const float *__restrict__ dy, const 
 		for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
 		part[((long long)blockIdx.y * K + j) * D + e] = t;
 	}
+	finish_columns(part, y, count, D, P);
 }
 
 // sum_parts: y[i] = sum over p < P of part[p*m + i], in order of p.
@@ -155,16 +190,19 @@ extern "C" __global__ void max_last_block(const float *x, float *y, long long ro
 
 // norm_grad: with xh = (x - mean) * inv (mean 0 for RMS),
 // layer norm dx = inv * (dy - mean(dy) - xh * mean(dy * xh)), RMS norm the
-// same without mean(dy).
+// same without mean(dy). With gain not null, dy is read as dy * gain (the
+// mul_rowvec before it, fused; rounded as that kernel rounds).
 template <bool WARP>
-__device__ __forceinline__ void norm_grad_row(const float *__restrict__ x, const float *__restrict__ dy,
-                                              float *__restrict__ dx, long long rows, int cols, float eps, int rms) {
+__device__ __forceinline__ void norm_grad_row(const float *__restrict__ x, const float *__restrict__ dyv,
+                                              float *__restrict__ dx, long long rows, int cols, float eps, int rms,
+                                              const float *__restrict__ gain) {
 	__shared__ float sh[32];
 	RowGroup<WARP> g;
 	if (g.row >= rows) return;
 	x += g.row * cols;
-	dy += g.row * cols;
+	dyv += g.row * cols;
 	dx += g.row * cols;
+	auto dy = [&](int j) { return gain ? __fmul_rn(dyv[j], gain[j]) : dyv[j]; };
 	float mean = 0.f;
 	if (!rms) {
 		float s = 0.f;
@@ -179,20 +217,23 @@ __device__ __forceinline__ void norm_grad_row(const float *__restrict__ x, const
 	float inv = 1.f / sqrtf(g.reduce_sum(ss, sh) / cols + eps);
 	float sd = 0.f, sdx = 0.f;
 	for (int j = g.lane; j < cols; j += g.size) {
-		sd += dy[j];
-		sdx += dy[j] * (x[j] - mean) * inv;
+		float d = dy(j);
+		sd += d;
+		sdx += d * (x[j] - mean) * inv;
 	}
 	float md = rms ? 0.f : g.reduce_sum(sd, sh) / cols;
 	float mdx = g.reduce_sum(sdx, sh) / cols;
-	for (int j = g.lane; j < cols; j += g.size) dx[j] = inv * (dy[j] - md - (x[j] - mean) * inv * mdx);
+	for (int j = g.lane; j < cols; j += g.size) dx[j] = inv * (dy(j) - md - (x[j] - mean) * inv * mdx);
 }
 
-extern "C" __global__ void norm_grad_warp(const float *x, const float *dy, float *dx, long long rows, int cols, float eps, int rms) {
-	norm_grad_row<true>(x, dy, dx, rows, cols, eps, rms);
+extern "C" __global__ void norm_grad_warp(const float *x, const float *dy, float *dx, long long rows, int cols, float eps, int rms,
+                                          const float *gain) {
+	norm_grad_row<true>(x, dy, dx, rows, cols, eps, rms, gain);
 }
 
-extern "C" __global__ void norm_grad_block(const float *x, const float *dy, float *dx, long long rows, int cols, float eps, int rms) {
-	norm_grad_row<false>(x, dy, dx, rows, cols, eps, rms);
+extern "C" __global__ void norm_grad_block(const float *x, const float *dy, float *dx, long long rows, int cols, float eps, int rms,
+                                           const float *gain) {
+	norm_grad_row<false>(x, dy, dx, rows, cols, eps, rms, gain);
 }
 
 // xent_grad: dlogits = d[0] / max(1, count) * (softmax(x) - onehot(t)) per
