@@ -11,8 +11,9 @@ import (
 var poisonPlanned bool
 
 // isView reports whether n's value is its first input's buffer read with
-// another shape: reshape, stop_gradient, and a transpose that moves only
-// dims of size 1.
+// another shape: reshape, stop_gradient, a transpose that moves only dims
+// of size 1, and a slice whose dims before the sliced one are all 1 (a
+// contiguous range of the input: viewOffset).
 func isView(n *kernels.Node) bool {
 	if n.Kind() != kernels.LeafOp {
 		return false
@@ -23,8 +24,25 @@ func isView(n *kernels.Node) bool {
 	case n.Op.Name() == "transpose":
 		shape, _ := collapse(n.In[0].Shape, kernels.Describe(n.Op).Perm)
 		return len(shape) <= 1
+	case n.Op.Name() == "slice":
+		_, ok := viewOffset(n)
+		return ok
 	}
 	return false
+}
+
+// viewOffset is where a view's value starts in its input's buffer, in
+// floats: lo times the inner size for a slice of contiguous rows, else 0.
+func viewOffset(n *kernels.Node) (int, bool) {
+	if n.Op.Name() != "slice" {
+		return 0, true
+	}
+	a := kernels.Describe(n.Op)
+	ax := a.Ints["axis"]
+	if a.Bools["pad"] || numel(n.In[0].Shape[:ax]) != 1 {
+		return 0, false
+	}
+	return a.Ints["lo"] * numel(n.In[0].Shape[ax+1:]), true
 }
 
 // plan gives every needed node a buffer and binds its kernel, in schedule
@@ -96,7 +114,8 @@ func (p *Program) plan(ids []int) error {
 		}
 		ins := f.in(n)
 		if root[id] != id {
-			p.bufs[id] = p.bufs[root[id]]
+			off, _ := viewOffset(n)
+			p.bufs[id] = p.bufs[n.In[0].ID].Slice(off, off+n.Len())
 		} else {
 			b, err := take(n.Len())
 			if err != nil {
