@@ -267,7 +267,8 @@ func (p *Program) copy2d(src, dst Buffer, outer, w, srcStride, srcOff, dstStride
 	return p.ew("copy2d", outer*w, src, dst, int64(outer), int64(w), int64(srcStride), int64(srcOff), int64(dstStride), int64(dstOff))
 }
 
-// lowerSlicePad maps slice to a strided copy, and pad to zeros and a copy.
+// lowerSlicePad maps slice to a strided copy, and pad to one pad2d pass
+// (zeros and the copy together).
 func (p *Program) lowerSlicePad(n *kernels.Node, a kernels.Attrs, y, x Buffer) (func() error, error) {
 	ax, lo, pad := a.Ints["axis"], a.Ints["lo"], a.Bools["pad"]
 	big, small := n.In[0].Shape, n.Shape
@@ -279,11 +280,7 @@ func (p *Program) lowerSlicePad(n *kernels.Node, a kernels.Attrs, y, x Buffer) (
 	if !pad {
 		return p.copy2d(x, y, outer, smallRow, bigRow, start, smallRow, 0)
 	}
-	out := Buffer{Ptr: y.Ptr, Bytes: int64(n.Len()) * 4}
-	var c chain
-	c.add(func() error { return p.d.Fill32(p.s, out, 0) }, nil)
-	c.add(p.copy2d(x, y, outer, smallRow, smallRow, 0, bigRow, start))
-	return c.done()
+	return p.ew("pad2d", outer*bigRow, x, y, int64(outer), int64(bigRow), int64(smallRow), int64(start))
 }
 
 // lowerConcat maps concat to one strided copy per input.

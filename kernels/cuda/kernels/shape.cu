@@ -47,6 +47,16 @@ extern "C" __global__ void copy2d(const float *__restrict__ src, float *__restri
 	}
 }
 
+// pad2d: dst [outer, bigRow] gets src [outer, smallRow] at column start of
+// each row and zeros elsewhere, every element written once (pad).
+extern "C" __global__ void pad2d(const float *__restrict__ src, float *__restrict__ dst, long long outer,
+                                 long long bigRow, long long smallRow, long long start) {
+	LAB_FOR(i, outer * bigRow) {
+		long long o = i / bigRow, j = i - o * bigRow - start;
+		dst[i] = j >= 0 && j < smallRow ? src[o * smallRow + j] : 0.f;
+	}
+}
+
 // transpose_nd: meta holds the output shape (rank values) then, per output
 // dim, the input stride; y[i] = x[offset of i].
 extern "C" __global__ void transpose_nd(const float *__restrict__ x, float *__restrict__ y, long long n, int rank,
