@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,6 +61,16 @@ var opCases = []graphCase{
 			g.BAdd(c.F(20, 9, 70), c.F(20, 9, 1)), g.BAdd(c.F(5, 33, 60), c.F(1, 33, 1)),
 			g.BMul(c.F(7, 50, 1, 64), c.F(1, 1, 1, 1)), g.BAdd(c.F(12, 9, 17), c.F(12, 1, 17)),
 		}
+	}},
+	// Gradient sums and a 10-term chain: add_n (fuse_add.go), same bits
+	// as the adds.
+	{name: "add chains", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x := c.F(33, 7)
+		s := g.Add(x, c.F(33, 7))
+		for i := 0; i < 8; i++ {
+			s = g.Add(s, g.Scale(x, float32(i)))
+		}
+		return []*kernels.Node{s, g.Add(g.Mul(x, x), x)}
 	}},
 	{name: "affine", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		x := c.F(5, 37)
@@ -386,5 +397,40 @@ func TestFuseNorms(t *testing.T) {
 		if grads != 1 {
 			t.Errorf("%s: %d normalize_grad nodes", c.name, grads)
 		}
+	}
+}
+
+// fuseAdds: a chain of 9 adds over 10 inputs becomes two add_n launches
+// (the last 8 terms, whose first is the third add, and that add's 3 terms),
+// each reading its terms in the chain's order; an add read twice ends a
+// chain.
+func TestFuseAdds(t *testing.T) {
+	g := kernels.NewGraph()
+	var xs []*kernels.Node
+	for i := 0; i < 10; i++ {
+		xs = append(xs, g.Input("x"+strconv.Itoa(i), 4, 3))
+	}
+	adds := []*kernels.Node{g.Add(xs[0], xs[1])}
+	for i := 2; i < 10; i++ {
+		adds = append(adds, g.Add(adds[len(adds)-1], xs[i]))
+	}
+	shared := g.Add(xs[0], xs[1])
+	other := g.Add(g.Add(shared, xs[2]), shared)
+	outs := []*kernels.Node{adds[8], other}
+	p := &Program{Graph: g, Outputs: outs}
+	f := p.fuse(g.Needed(outs...))
+	if in := f.in(adds[8]); len(in) != 8 || in[0] != adds[1] || in[1] != xs[3] || in[7] != xs[9] {
+		t.Errorf("last add reads %v", in)
+	}
+	if in := f.in(adds[1]); len(in) != 3 || in[0] != xs[0] || in[1] != xs[1] || in[2] != xs[2] {
+		t.Errorf("second group reads %v", in)
+	}
+	for i, a := range adds {
+		if want := i != 1 && i != 8; f.skip[a.ID] != want {
+			t.Errorf("add %d skipped %v, want %v", i, f.skip[a.ID], want)
+		}
+	}
+	if f.skip[shared.ID] {
+		t.Error("an add read twice was folded into a chain")
 	}
 }

@@ -32,3 +32,21 @@ extern "C" __global__ void ew_affine4(const float4 *__restrict__ x, float4 *__re
 		y[i] = f4(scale * u.x + shift, scale * u.y + shift, scale * u.z + shift, scale * u.w + shift);
 	}
 }
+
+// add_n: y = ((a0 + a1) + a2) + ... over k <= 8 inputs, each sum rounded
+// as the chain of add kernels it replaces rounds it (fuse_add.go): the
+// gradient sums that autodiff builds one add at a time.
+extern "C" __global__ void add_n(float *__restrict__ y, long long n, int k, const float *__restrict__ a0,
+                                 const float *__restrict__ a1, const float *__restrict__ a2,
+                                 const float *__restrict__ a3, const float *__restrict__ a4,
+                                 const float *__restrict__ a5, const float *__restrict__ a6,
+                                 const float *__restrict__ a7) {
+	const float *a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+	LAB_FOR(i, n) {
+		float s = __fadd_rn(a0[i], a1[i]);
+#pragma unroll
+		for (int j = 2; j < 8; j++)
+			if (j < k) s = __fadd_rn(s, a[j][i]);
+		y[i] = s;
+	}
+}
