@@ -44,7 +44,8 @@ func opNamed(n *kernels.Node, name string) bool {
 //     colsum_mul_part pass over a and b, the products rounded as mul
 //     rounds them;
 //   - the norms with gain and bias, forward and backward (fuse_norm.go);
-//   - chains of adds (gradient sums) into add_n (fuse_add.go).
+//   - add(x, mul_rowvec(d, v)) into add_rowvec_mul, and chains of adds
+//     (gradient sums) into add_n (fuse_add.go).
 //
 // An inner node is fused only when the chain is its one reader and it is
 // not an output.
@@ -154,7 +155,8 @@ func (p *Program) fuse(ids []int) *fusion {
 		}
 	}
 	p.fuseNorms(f, ids, inner, readers) // fuse_norm.go
-	p.fuseAdds(f, ids, inner)           // fuse_add.go
+	p.fuseAddScaled(f, ids, inner)      // fuse_add.go
+	p.fuseAdds(f, ids, inner)
 	// The schedule: the leaves first (a moved node may read a leaf made
 	// after its new place, as Grad's d_loss), then the ops in order, each
 	// moved cross_entropy_grad just before its loss.

@@ -4,6 +4,34 @@ import (
 	"lab/kernels"
 )
 
+// fuseAddScaled makes add(x, mul_rowvec(d, v)) (either order; the
+// mul_rowvec inner) one add_rowvec_mul launch: y = x + d·v per row, the
+// product and the sum rounded as the two kernels round them (a + b is b + a
+// in IEEE arithmetic). It is the RWKV token-shift mix x + μ⊙(x_{t-1} - x).
+func (p *Program) fuseAddScaled(f *fusion, ids []int, inner func(*kernels.Node) bool) {
+	g := p.Graph
+	for _, id := range ids {
+		n := g.Nodes[id]
+		if !opNamed(n, "add") || f.lower[id] != nil {
+			continue
+		}
+		for side := 0; side < 2; side++ {
+			m, x := n.In[side], n.In[1-side]
+			if !opNamed(m, "mul_rowvec") || !inner(m) || f.lower[m.ID] != nil || x.Len() != n.Len() ||
+				m.In[1].Len() != lastDim(n.Shape) {
+				continue
+			}
+			f.skip[m.ID] = true
+			f.inputs[id] = []*kernels.Node{x, m.In[0], m.In[1]}
+			size, c := n.Len(), lastDim(n.Shape)
+			f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) {
+				return p.ew("add_rowvec_mul", size, in[0], in[1], in[2], y, int64(size), int32(c))
+			}
+			break
+		}
+	}
+}
+
 // maxAddTerms is how many inputs one add_n launch sums.
 const maxAddTerms = 8
 

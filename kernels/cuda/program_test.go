@@ -72,6 +72,13 @@ var opCases = []graphCase{
 		}
 		return []*kernels.Node{s, g.Add(g.Mul(x, x), x)}
 	}},
+	// x + d·v per row, both orders: add_rowvec_mul (fuse_add.go); an RMSNorm
+	// added to x keeps its own fused kernel.
+	{name: "add of a scaled row", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		x, d, v := c.F(5, 40), c.F(5, 40), c.F(40)
+		return []*kernels.Node{g.Add(x, g.MulRowVec(d, v)), g.Add(g.MulRowVec(c.F(5, 40), v), x),
+			g.Add(x, g.RMSNorm(c.F(5, 40), v, 1e-5))}
+	}},
 	{name: "affine", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		x := c.F(5, 37)
 		return []*kernels.Node{g.Scale(x, -1.5), g.AddScalar(x, 0.25)}
@@ -432,5 +439,27 @@ func TestFuseAdds(t *testing.T) {
 	}
 	if f.skip[shared.ID] {
 		t.Error("an add read twice was folded into a chain")
+	}
+}
+
+// fuseAddScaled takes add(x, mul_rowvec(d, v)) in either order, and leaves
+// an RMSNorm (a mul_rowvec computed by the fused norm kernel) alone.
+func TestFuseAddScaled(t *testing.T) {
+	g := kernels.NewGraph()
+	x, d, v := g.Input("x", 4, 8), g.Input("d", 4, 8), g.Input("v", 8)
+	m1, m2 := g.MulRowVec(d, v), g.MulRowVec(d, v)
+	a1, a2 := g.Add(x, m1), g.Add(m2, x)
+	norm := g.RMSNorm(d, v, 1e-5)
+	a3 := g.Add(x, norm)
+	outs := []*kernels.Node{a1, a2, a3}
+	p := &Program{Graph: g, Outputs: outs}
+	f := p.fuse(g.Needed(outs...))
+	for i, c := range []struct{ add, m *kernels.Node }{{a1, m1}, {a2, m2}} {
+		if in := f.in(c.add); !f.skip[c.m.ID] || len(in) != 3 || in[0] != x || in[1] != d || in[2] != v {
+			t.Errorf("add %d: reads %v, mul_rowvec skipped %v", i, in, f.skip[c.m.ID])
+		}
+	}
+	if f.skip[norm.ID] || f.lower[norm.ID] == nil || len(f.in(a3)) != 2 {
+		t.Errorf("the RMSNorm was folded into the add (skipped %v, inputs %v)", f.skip[norm.ID], f.in(a3))
 	}
 }

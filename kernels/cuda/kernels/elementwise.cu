@@ -50,3 +50,10 @@ extern "C" __global__ void add_n(float *__restrict__ y, long long n, int k, cons
 		y[i] = s;
 	}
 }
+
+// add_rowvec_mul: y = x + d * v with v [c] repeated over the rows: the add
+// of a mul_rowvec (fuse_add.go), rounded as the two kernels round it.
+extern "C" __global__ void add_rowvec_mul(const float *__restrict__ x, const float *__restrict__ d,
+                                          const float *__restrict__ v, float *__restrict__ y, long long n, int c) {
+	LAB_FOR(i, n) y[i] = __fadd_rn(x[i], __fmul_rn(d[i], v[i % c]));
+}
