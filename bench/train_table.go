@@ -59,11 +59,7 @@ func WriteTrainTable(w io.Writer, impl string, rs []TrainResult, lengths []int, 
 	rows, at := shapes(rs)
 	for _, k := range rows {
 		fmt.Fprintf(w, "%-14s %-26s %5s", impl, k[0], k[1])
-		for _, l := range lengths {
-			c := "-"
-			if r, ok := at[[3]string{k[0], k[1], strconv.Itoa(l)}]; ok {
-				c = r.cell()
-			}
+		for _, c := range rowCells(at, k, lengths) {
 			fmt.Fprintf(w, " %8s", c)
 		}
 		fmt.Fprintln(w)
@@ -139,11 +135,7 @@ func WriteTrainMarkdown(w io.Writer, impl string, rs []TrainResult, lengths []in
 	rows, at := shapes(rs)
 	for _, k := range rows {
 		fmt.Fprintf(w, "| %s | %s | %s |", impl, k[0], k[1])
-		for _, l := range lengths {
-			c := "-"
-			if r, ok := at[[3]string{k[0], k[1], strconv.Itoa(l)}]; ok {
-				c = r.cell()
-			}
+		for _, c := range rowCells(at, k, lengths) {
 			fmt.Fprintf(w, " %s |", c)
 		}
 		fmt.Fprintln(w)
@@ -173,4 +165,17 @@ func (c *TrainConfig) PrecisionName() string {
 		return "fp32"
 	}
 	return c.Precision.String()
+}
+
+// rowCells is one table row's cells, a length each ("-" where that shape
+// was not run).
+func rowCells(at map[[3]string]TrainResult, k [2]string, lengths []int) []string {
+	cells := make([]string, len(lengths))
+	for i, l := range lengths {
+		cells[i] = "-"
+		if r, ok := at[[3]string{k[0], k[1], strconv.Itoa(l)}]; ok {
+			cells[i] = r.cell()
+		}
+	}
+	return cells
 }
