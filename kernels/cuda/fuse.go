@@ -41,7 +41,7 @@ func opNamed(n *kernels.Node, name string) bool {
 //   - linear_cross_entropy and its grad, likewise (head.go): the grad's
 //     chunk loop leaves the row losses, the loss node takes their mean;
 //   - sum_rows(mul(a, b)) (the gradient of a mul_rowvec's vector): one
-//     colsum_mul_part pass over a and b, the products rounded as mul
+//     colsum_part pass over a and b, the products rounded as mul
 //     rounds them;
 //   - the norms with gain and bias, forward and backward (fuse_norm.go);
 //   - add(x, mul_rowvec(d, v)) into add_rowvec_mul, and chains of adds
@@ -132,7 +132,7 @@ func (p *Program) fuse(ids []int) *fusion {
 			f.inputs[id] = []*kernels.Node{m.In[0], m.In[1]}
 			c := lastDim(m.Shape)
 			f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) {
-				return p.columnSums(y, m.Len()/c, c, 1, "colsum_mul_part", []any{in[0], in[1]})
+				return p.colSums(y, in[0], in[1], m.Len()/c, c)
 			}
 		case opNamed(n, "cross_entropy_grad") && n.In[2].Kind() != kernels.LeafOp:
 			for _, cid := range ids {

@@ -8,7 +8,7 @@ import (
 // backward, and gives each one launch instead of two or three. A LayerNorm
 // is normalize -> mul_rowvec(gain) -> add_rowvec(bias) (an RMSNorm stops
 // after the gain); its gradient is normalize_grad(x, mul_rowvec(dy, gain))
-// for x, sum_rows(mul(dy, xhat)) for the gain (one colsum_mul_part, see
+// for x, sum_rows(mul(dy, xhat)) for the gain (one colsum_part of the products, see
 // fuse) and sum_rows(dy) for the bias.
 //
 //   - forward: the norm kernel at the last node of the chain writes its
@@ -76,18 +76,15 @@ func (p *Program) fuseNormForward(f *fusion, head, mulGain, bias *kernels.Node, 
 	// buffer is written here.
 	ins := []*kernels.Node{nz.In[0], gain, nz}
 	if bias != nil {
-		ins = []*kernels.Node{nz.In[0], gain, nz, bias}
+		ins = append(ins, bias)
 	}
 	f.inputs[head.ID] = ins
 	f.lower[nz.ID] = func(y Buffer, in []Buffer) (func() error, error) { return func() error { return nil }, nil }
 	f.lower[head.ID] = func(y Buffer, in []Buffer) (func() error, error) {
-		fn, grid, block := p.k.rowLaunch("norm", rows, c)
 		b := Buffer{}
 		if len(in) == 4 {
 			b = in[3]
 		}
-		return func() error {
-			return fn.Launch(p.s, grid, block, 0, in[0], in[1], b, y, int64(rows), int32(c), eps, flag(rms), in[2])
-		}, nil
+		return p.rows("norm", rows, c, in[0], in[1], b, y, int64(rows), int32(c), eps, flag(rms), in[2])
 	}
 }

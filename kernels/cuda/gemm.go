@@ -189,9 +189,6 @@ func (p *Program) SetPrecision(pr Precision) error {
 	return nil
 }
 
-// Precision is the program's GEMM precision.
-func (p *Program) Precision() Precision { return p.prec }
-
 // ToBF16 queues y[i] = x[i] rounded to bfloat16 (nearest, ties to even)
 // for i < n; y holds 2-byte values.
 func (k *Kernels) ToBF16(s *Stream, x, y Buffer, n int64) error {

@@ -180,7 +180,7 @@ func (p *Program) lower(n *kernels.Node, y Buffer, in []Buffer) (func() error, e
 		return p.ew("mul_col", size, x, in[1], y, int64(size), int32(lastDim(n.Shape)))
 	case "sum_rows":
 		c := lastDim(n.In[0].Shape)
-		return p.columnSums(y, n.In[0].Len()/c, c, 1, "colsum_part", []any{x})
+		return p.colSums(y, x, Buffer{}, n.In[0].Len()/c, c)
 	case "sum_last":
 		c := lastDim(n.In[0].Shape)
 		return p.sumLast(y, x, n.In[0].Len()/c, c)

@@ -117,7 +117,7 @@ func (p *Program) lowerSumTo(n *kernels.Node, y, x Buffer) (func() error, error)
 	}
 	switch pat {
 	case "RK":
-		return p.columnSums(y, runs[0].size, runs[1].size, 1, "colsum_part", []any{x})
+		return p.colSums(y, x, Buffer{}, runs[0].size, runs[1].size)
 	case "KR":
 		return p.sumLast(y, x, runs[0].size, runs[1].size)
 	case "RKR":
@@ -128,7 +128,7 @@ func (p *Program) lowerSumTo(n *kernels.Node, y, x Buffer) (func() error, error)
 		}
 		var c chain
 		c.add(p.sumLast(tmp, x, r1*k, r2))
-		c.add(p.columnSums(y, r1, k, 1, "colsum_part", []any{tmp}))
+		c.add(p.colSums(y, tmp, Buffer{}, r1, k))
 		return c.done()
 	case "R":
 		if c := lastDim(in); c >= sumTailThread && c < runs[0].size {
@@ -137,7 +137,7 @@ func (p *Program) lowerSumTo(n *kernels.Node, y, x Buffer) (func() error, error)
 				return nil, err
 			}
 			var ch chain
-			ch.add(p.columnSums(tmp, runs[0].size/c, c, 1, "colsum_part", []any{x}))
+			ch.add(p.colSums(tmp, x, Buffer{}, runs[0].size/c, c))
 			ch.add(p.sumLast(y, tmp, 1, c))
 			return ch.done()
 		}
@@ -204,6 +204,12 @@ func sumToParts(outputs, nred int64) int {
 	}
 	P := min((1<<16+outputs-1)/outputs, nred/512, 4096)
 	return int(max(P, 1))
+}
+
+// colSums sums the rows of x [rows, C] into y [C]; with b (not the zero
+// Buffer) it sums the products x·b (sum_rows of a mul).
+func (p *Program) colSums(y, x, b Buffer, rows, C int) (func() error, error) {
+	return p.columnSums(y, rows, C, 1, "colsum_part", []any{x, b})
 }
 
 // columnSums launches kernel (colsum_part or conv_grad_w_part) over a

@@ -94,7 +94,7 @@ var opCases = []graphCase{
 			g.BroadcastRows(c.F(9), []int{4, 3, 9}), g.BroadcastLast(c.F(4, 3), 9), g.BroadcastAll(c.F(1), []int{4, 5}),
 		}
 	}},
-	// sum_rows(mul) fused into colsum_mul_part, and sum_last's thread per
+	// sum_rows(mul) fused into colsum_part's product form, and sum_last's thread per
 	// short row. The CPU sums 300 rows serially in float32 (partial sums
 	// near 17): its own rounding is about 2e-5, so the bound is 1e-4.
 	{name: "fused sum_rows of mul, short rows", grad: true, tol: 1e-4, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {

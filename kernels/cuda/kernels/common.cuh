@@ -76,7 +76,44 @@ struct RowGroup {
 	}
 	__device__ __forceinline__ float reduce_sum(float v, float *sh) const { return WARP ? warp_sum(v) : block_sum(v, sh); }
 	__device__ __forceinline__ float reduce_max(float v, float *sh) const { return WARP ? warp_max(v) : block_max(v, sh); }
+
+	// max_sumexp gives every lane m = max of x[0, n) and s = sum of
+	// expf(x[j] - m): the logsumexp m + log(s) of a row of logits.
+	__device__ __forceinline__ void max_sumexp(const float *x, int n, float *sh, float &m, float &s) const {
+		m = -LAB_INF;
+		for (int j = lane; j < n; j += size) m = fmaxf(m, x[j]);
+		m = reduce_max(m, sh);
+		s = 0.f;
+		for (int j = lane; j < n; j += size) s += expf(x[j] - m);
+		s = reduce_sum(s, sh);
+	}
+
+	// norm_stats gives every lane the mean of x[0, n) (0 with rms) and
+	// inv = 1 / sqrt(mean((x - mean)^2) + eps), two-pass in float32.
+	__device__ __forceinline__ void norm_stats(const float *x, int n, int rms, float eps, float *sh, float &mean,
+	                                           float &inv) const {
+		mean = 0.f;
+		if (!rms) {
+			float s = 0.f;
+			for (int j = lane; j < n; j += size) s += x[j];
+			mean = reduce_sum(s, sh) / n;
+		}
+		float ss = 0.f;
+		for (int j = lane; j < n; j += size) {
+			float d = x[j] - mean;
+			ss += d * d;
+		}
+		inv = 1.f / sqrtf(reduce_sum(ss, sh) / n + eps);
+	}
 };
+
+// xent_dlogit is one element of the cross-entropy gradient scale ·
+// (softmax(x) - onehot(t)), from the row's max m and 1 / sum of exps.
+__device__ __forceinline__ float xent_dlogit(float x, float m, float inv, bool target, float scale) {
+	float p = expf(x - m) * inv;
+	if (target) p -= 1.f;
+	return p * scale;
+}
 
 // report records the first bad index seen: err[0] = position+1, err[1] = value.
 __device__ __forceinline__ void report(int *err, long long pos, int value) {

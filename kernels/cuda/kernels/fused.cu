@@ -105,20 +105,12 @@ __device__ __forceinline__ void xent_fused_row(const float *__restrict__ x, cons
 		}
 		return;
 	}
-	float m = -LAB_INF;
-	for (int j = g.lane; j < V; j += g.size) m = fmaxf(m, x[j]);
-	m = g.reduce_max(m, sh);
-	float s = 0.f;
-	for (int j = g.lane; j < V; j += g.size) s += expf(x[j] - m);
-	s = g.reduce_sum(s, sh);
+	float m, s;
+	g.max_sumexp(x, V, sh, m, s);
 	if (g.lane == 0) loss[g.row] = m + logf(s) - x[tg];
 	float inv = 1.f / s;
 	float scale = d[0] / (float)(cnt[0] > 1 ? cnt[0] : 1);
-	for (int j = g.lane; j < V; j += g.size) {
-		float p = expf(x[j] - m) * inv;
-		if (j == tg) p -= 1.f;
-		y[j] = p * scale;
-	}
+	for (int j = g.lane; j < V; j += g.size) y[j] = xent_dlogit(x[j], m, inv, j == tg, scale);
 }
 
 extern "C" __global__ void xent_fused_warp(const float *x, const int *t, const float *d, const int *cnt, float *y,

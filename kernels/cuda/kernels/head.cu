@@ -36,23 +36,18 @@ __device__ __forceinline__ void lmhead_xent_row(float *x, const int *__restrict_
 		return;
 	}
 	float xt = x[tg];
-	float m = -LAB_INF;
-	for (int j = g.lane; j < V; j += g.size) m = fmaxf(m, x[j]);
-	m = g.reduce_max(m, sh);
-	float s = 0.f;
-	for (int j = g.lane; j < V; j += g.size) s += expf(x[j] - m);
-	s = g.reduce_sum(s, sh);
+	float m, s;
+	g.max_sumexp(x, V, sh, m, s);
 	if (g.lane == 0) loss[g.row] = m + logf(s) - xt;
 	if (!grad) return;
 	float inv = 1.f / s;
 	float scale = d[0] / (float)(cnt[0] > 1 ? cnt[0] : 1);
 	for (int j = g.lane; j < V; j += g.size) {
-		float p = expf(x[j] - m) * inv;
-		if (j == tg) p -= 1.f;
+		float p = xent_dlogit(x[j], m, inv, j == tg, scale);
 		if (xh)
-			xh[j] = (unsigned short)bf16_bits(p * scale);
+			xh[j] = (unsigned short)bf16_bits(p);
 		else
-			x[j] = p * scale;
+			x[j] = p;
 	}
 }
 

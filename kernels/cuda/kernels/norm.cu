@@ -19,18 +19,8 @@ __device__ __forceinline__ void norm_row(const float *__restrict__ x, const floa
 	x += g.row * cols;
 	y += g.row * cols;
 	if (xh) xh += g.row * cols;
-	float mean = 0.f;
-	if (!rms) {
-		float s = 0.f;
-		for (int j = g.lane; j < cols; j += g.size) s += x[j];
-		mean = g.reduce_sum(s, sh) / cols;
-	}
-	float ss = 0.f;
-	for (int j = g.lane; j < cols; j += g.size) {
-		float d = x[j] - mean;
-		ss += d * d;
-	}
-	float inv = 1.f / sqrtf(g.reduce_sum(ss, sh) / cols + eps);
+	float mean, inv;
+	g.norm_stats(x, cols, rms, eps, sh, mean, inv);
 	for (int j = g.lane; j < cols; j += g.size) {
 		float v = (x[j] - mean) * inv;
 		if (xh) xh[j] = v;

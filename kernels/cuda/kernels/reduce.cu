@@ -34,38 +34,24 @@ __device__ __forceinline__ void finish_columns(const float *part, float *__restr
 }
 
 // colsum_part: part[p, c] = sum over the rows of chunk p of x[r, c], for x
-// [rows, C]. Block (32, 8): threadIdx.x picks the column (a warp reads 32
-// consecutive floats of one row), threadIdx.y the row phase; grid (columns
-// / 32, chunks). finish_columns then adds the chunks into y.
-extern "C" __global__ void colsum_part(const float *__restrict__ x, float *part, long long rows, int C,
-                                       long long chunk, float *__restrict__ y, unsigned int *count, int P) {
+// [rows, C]; with b not null, of the products x[r, c]·b[r, c] instead, each
+// rounded on its own as a mul kernel writes it (sum_rows(mul(x, b)), fused).
+// Block (32, 8): threadIdx.x picks the column (a warp reads 32 consecutive
+// floats of one row), threadIdx.y the row phase; grid (columns / 32,
+// chunks). finish_columns then adds the chunks into y.
+extern "C" __global__ void colsum_part(const float *__restrict__ x, const float *__restrict__ b, float *part,
+                                       long long rows, int C, long long chunk, float *__restrict__ y,
+                                       unsigned int *count, int P) {
 	__shared__ float sh[8][33];
 	int c = blockIdx.x * 32 + threadIdx.x;
 	long long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
 	float s = 0.f;
-	if (c < C)
-		for (long long r = r0 + threadIdx.y; r < r1; r += 8) s += x[r * C + c];
-	sh[threadIdx.y][threadIdx.x] = s;
-	__syncthreads();
-	if (threadIdx.y == 0 && c < C) {
-		float t = 0.f;
-		for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
-		part[(long long)blockIdx.y * C + c] = t;
+	if (c < C) {
+		if (b)
+			for (long long r = r0 + threadIdx.y; r < r1; r += 8) s += __fmul_rn(x[r * C + c], b[r * C + c]);
+		else
+			for (long long r = r0 + threadIdx.y; r < r1; r += 8) s += x[r * C + c];
 	}
-	finish_columns(part, y, count, C, P);
-}
-
-// colsum_mul_part: colsum_part of the products a[r, c]·b[r, c] (each
-// rounded on its own, as a mul kernel writes it), for sum_rows(mul(a, b)).
-extern "C" __global__ void colsum_mul_part(const float *__restrict__ a, const float *__restrict__ b, float *part,
-                                           long long rows, int C, long long chunk, float *__restrict__ y,
-                                           unsigned int *count, int P) {
-	__shared__ float sh[8][33];
-	int c = blockIdx.x * 32 + threadIdx.x;
-	long long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
-	float s = 0.f;
-	if (c < C)
-		for (long long r = r0 + threadIdx.y; r < r1; r += 8) s += __fmul_rn(a[r * C + c], b[r * C + c]);
 	sh[threadIdx.y][threadIdx.x] = s;
 	__syncthreads();
 	if (threadIdx.y == 0 && c < C) {
@@ -203,18 +189,8 @@ __device__ __forceinline__ void norm_grad_row(const float *__restrict__ x, const
 	dyv += g.row * cols;
 	dx += g.row * cols;
 	auto dy = [&](int j) { return gain ? __fmul_rn(dyv[j], gain[j]) : dyv[j]; };
-	float mean = 0.f;
-	if (!rms) {
-		float s = 0.f;
-		for (int j = g.lane; j < cols; j += g.size) s += x[j];
-		mean = g.reduce_sum(s, sh) / cols;
-	}
-	float ss = 0.f;
-	for (int j = g.lane; j < cols; j += g.size) {
-		float d = x[j] - mean;
-		ss += d * d;
-	}
-	float inv = 1.f / sqrtf(g.reduce_sum(ss, sh) / cols + eps);
+	float mean, inv;
+	g.norm_stats(x, cols, rms, eps, sh, mean, inv);
 	float sd = 0.f, sdx = 0.f;
 	for (int j = g.lane; j < cols; j += g.size) {
 		float d = dy(j);
@@ -253,18 +229,11 @@ __device__ __forceinline__ void xent_grad_row(const float *__restrict__ x, const
 		if (g.lane == 0 && tg != LAB_IGNORE) report(err, g.row, tg);
 		return;
 	}
-	float m = -LAB_INF;
-	for (int j = g.lane; j < V; j += g.size) m = fmaxf(m, x[j]);
-	m = g.reduce_max(m, sh);
-	float s = 0.f;
-	for (int j = g.lane; j < V; j += g.size) s += expf(x[j] - m);
-	float inv = 1.f / g.reduce_sum(s, sh);
+	float m, s;
+	g.max_sumexp(x, V, sh, m, s);
+	float inv = 1.f / s;
 	float scale = d[0] / (float)(cnt[0] > 1 ? cnt[0] : 1);
-	for (int j = g.lane; j < V; j += g.size) {
-		float p = expf(x[j] - m) * inv;
-		if (j == tg) p -= 1.f;
-		y[j] = p * scale;
-	}
+	for (int j = g.lane; j < V; j += g.size) y[j] = xent_dlogit(x[j], m, inv, j == tg, scale);
 }
 
 extern "C" __global__ void xent_grad_warp(const float *x, const int *t, const float *d, const int *cnt, float *y,

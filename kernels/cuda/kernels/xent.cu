@@ -20,12 +20,8 @@ __device__ __forceinline__ void xent_row(const float *__restrict__ x, const int 
 		return;
 	}
 	x += g.row * V;
-	float m = -LAB_INF; // a light first pass; the sum's re-read hits L2
-	for (int j = g.lane; j < V; j += g.size) m = fmaxf(m, x[j]);
-	m = g.reduce_max(m, sh);
-	float s = 0.f;
-	for (int j = g.lane; j < V; j += g.size) s += expf(x[j] - m);
-	s = g.reduce_sum(s, sh);
+	float m, s; // a light first pass for the max; the sum's re-read hits L2
+	g.max_sumexp(x, V, sh, m, s);
 	if (g.lane == 0) loss[g.row] = m + logf(s) - x[tg];
 }
 
