@@ -80,6 +80,10 @@ type BLAS struct {
 	ws      Buffer
 	Version int  // cublasGetVersion, e.g. 130000
 	TF32    bool // float32 GEMMs use TF32 tensor cores (the default)
+
+	stream *Stream        // where GEMMs queue (SetStream)
+	ltH    unsafe.Pointer // cuBLASLt handle, made on first use (cublaslt.go)
+	plans  []*ltPlan      // cuBLASLt plans made for this handle, freed by Close
 }
 
 // NewBLAS creates a cuBLAS handle on the device with TF32 tensor-core math
@@ -130,6 +134,7 @@ func (b *BLAS) SetStream(s *Stream) error {
 	if err := b.do("cublasSetStream", func() C.cublasStatus_t { return C.lab_cublasSetStream(b.a.setStream, b.h, s.handle()) }); err != nil {
 		return err
 	}
+	b.stream = s
 	// cublasSetStream resets the workspace to cuBLAS's own pool: set ours again.
 	return b.do("cublasSetWorkspace", func() C.cublasStatus_t {
 		return C.lab_cublasSetWorkspace(b.a.setWorkspace, b.h, C.CUdeviceptr(b.ws.Ptr), C.size_t(b.ws.Bytes))
@@ -150,11 +155,23 @@ func (b *BLAS) SetTF32(on bool) error {
 	return nil
 }
 
-// Close destroys the handle and frees its workspace.
+// Close destroys the handle (and its cuBLASLt plans) and frees its
+// workspace.
 func (b *BLAS) Close() error {
 	var err error
+	if b.ltH != nil {
+		a, _ := cublasLt()
+		for _, pl := range b.plans {
+			b.freeLt(a, pl)
+		}
+		b.plans = nil
+		err = b.ltDo(a, "cublasLtDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.destroy, b.ltH) })
+		b.ltH = nil
+	}
 	if b.h != nil {
-		err = b.do("cublasDestroy", func() C.cublasStatus_t { return C.lab_cublasHandleArg(b.a.destroy, b.h) })
+		if e := b.do("cublasDestroy", func() C.cublasStatus_t { return C.lab_cublasHandleArg(b.a.destroy, b.h) }); err == nil {
+			err = e
+		}
 		b.h = nil
 	}
 	if b.ws.Ptr != 0 {

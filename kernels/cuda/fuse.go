@@ -9,7 +9,9 @@ import (
 // fusion is what Compile changes in a schedule: chains of ops computed by
 // one kernel (their inner nodes skipped), and the order of the nodes.
 // Each fused kernel rounds as the chain's kernels do, so results do not
-// change; only launches and device-memory passes go away.
+// change; only launches and device-memory passes go away. The one
+// exception is the cuBLASLt GEMMs with epilogues (fuse_gemm.go), which sum
+// in cuBLASLt's order.
 type fusion struct {
 	order  []int                                                     // node IDs in schedule order
 	skip   map[int]bool                                              // inner nodes of a fused chain: not computed
@@ -45,7 +47,9 @@ func opNamed(n *kernels.Node, name string) bool {
 //     rounds them;
 //   - the norms with gain and bias, forward and backward (fuse_norm.go);
 //   - add(x, mul_rowvec(d, v)) into add_rowvec_mul, and chains of adds
-//     (gradient sums) into add_n (fuse_add.go).
+//     (gradient sums) into add_n (fuse_add.go);
+//   - a linear layer's bias, GELU and their gradients as cuBLASLt GEMM
+//     epilogues (fuse_gemm.go).
 //
 // An inner node is fused only when the chain is its one reader and it is
 // not an output.
@@ -154,6 +158,7 @@ func (p *Program) fuse(ids []int) *fusion {
 			}
 		}
 	}
+	p.fuseGemms(f, ids, inner, readers) // fuse_gemm.go
 	p.fuseNorms(f, ids, inner, readers) // fuse_norm.go
 	p.fuseAddScaled(f, ids, inner)      // fuse_add.go
 	p.fuseAdds(f, ids, inner)

@@ -184,6 +184,11 @@ func (p *Program) SetPrecision(pr Precision) error {
 			p.half[i] = b
 		}
 	}
+	for _, h := range p.precHooks {
+		if err := h(pr); err != nil {
+			return err
+		}
+	}
 	p.prec = pr
 	p.dropGraph()
 	return nil

@@ -166,7 +166,7 @@ func TestMixerProfile(t *testing.T) {
 		b := newStepBench(t, d, mix, 128, L)
 		_, err := b.o.TrainStep()
 		must(t, err)
-		b.writeProfile(t, os.Stdout, fmt.Sprintf("%s d=128 L=%d", mix, L), 10)
+		b.writeProfile(t, os.Stdout, fmt.Sprintf("%s d=128 L=%d", mix, L), 20)
 		b.free()
 	}
 }

@@ -181,3 +181,41 @@ cublasStatus_t lab_cublasGemmStridedBatchedEx(void *fn, cublasHandle_t h, int ta
 	return ((gemmex_t)fn)(h, ta, tb, m, n, k, &alpha, (const void *)a, atype, lda, sa, (const void *)b, btype, ldb,
 	                      sb, &beta, (void *)c, ctype, ldc, sc, batch, compute, algo);
 }
+
+// ---- cuBLASLt ----
+
+cublasStatus_t lab_cublasLtOut(void *fn, void **out) { return ((cublasStatus_t(*)(void **))fn)(out); }
+cublasStatus_t lab_cublasLtArg(void *fn, void *h) { return ((cublasStatus_t(*)(void *))fn)(h); }
+cublasStatus_t lab_cublasLtMatmulDescCreate(void *fn, cublasLtMatmulDesc_t *d, int compute, int scale) {
+	return ((cublasStatus_t(*)(cublasLtMatmulDesc_t *, int, int))fn)(d, compute, scale);
+}
+cublasStatus_t lab_cublasLtSetAttribute(void *fn, void *desc, int attr, const void *v, size_t n) {
+	return ((cublasStatus_t(*)(void *, int, const void *, size_t))fn)(desc, attr, v, n);
+}
+cublasStatus_t lab_cublasLtMatrixLayoutCreate(void *fn, cublasLtMatrixLayout_t *l, int type,
+                                              unsigned long long rows, unsigned long long cols, long long ld) {
+	typedef cublasStatus_t (*create_t)(cublasLtMatrixLayout_t *, int, unsigned long long, unsigned long long, long long);
+	return ((create_t)fn)(l, type, rows, cols, ld);
+}
+cublasStatus_t lab_cublasLtMatmulAlgoGetHeuristic(void *fn, cublasLtHandle_t h, cublasLtMatmulDesc_t d,
+                                                  cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                                                  cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t dl,
+                                                  cublasLtMatmulPreference_t pref, int want,
+                                                  lab_cublasLtHeuristic *out, int *got) {
+	typedef cublasStatus_t (*heur_t)(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t,
+	                                 cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+	                                 cublasLtMatmulPreference_t, int, lab_cublasLtHeuristic *, int *);
+	return ((heur_t)fn)(h, d, a, b, c, dl, pref, want, out, got);
+}
+cublasStatus_t lab_cublasLtMatmul(void *fn, cublasLtHandle_t h, cublasLtMatmulDesc_t d, float alpha,
+                                  CUdeviceptr a, cublasLtMatrixLayout_t al, CUdeviceptr b,
+                                  cublasLtMatrixLayout_t bl, float beta, CUdeviceptr c,
+                                  cublasLtMatrixLayout_t cl, CUdeviceptr dd, cublasLtMatrixLayout_t dl,
+                                  const lab_cublasLtMatmulAlgo *algo, CUdeviceptr ws, size_t wsBytes, CUstream s) {
+	typedef cublasStatus_t (*matmul_t)(cublasLtHandle_t, cublasLtMatmulDesc_t, const void *, const void *,
+	                                   cublasLtMatrixLayout_t, const void *, cublasLtMatrixLayout_t, const void *,
+	                                   const void *, cublasLtMatrixLayout_t, void *, cublasLtMatrixLayout_t,
+	                                   const lab_cublasLtMatmulAlgo *, void *, size_t, CUstream);
+	return ((matmul_t)fn)(h, d, &alpha, (const void *)a, al, (const void *)b, bl, &beta, (const void *)c, cl,
+	                      (void *)dd, dl, algo, (void *)ws, wsBytes, s);
+}

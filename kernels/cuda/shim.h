@@ -94,4 +94,38 @@ cublasStatus_t lab_cublasGemmStridedBatchedEx(void *fn, cublasHandle_t h, int ta
                                               CUdeviceptr c, int ctype, int ldc, long long sc, int batch,
                                               int compute, int algo);
 
+// cuBLASLt: descriptors are opaque pointers; the heuristic result is the
+// public struct (a 64-byte algorithm, then its workspace size and status).
+typedef void *cublasLtHandle_t;
+typedef void *cublasLtMatmulDesc_t;
+typedef void *cublasLtMatrixLayout_t;
+typedef void *cublasLtMatmulPreference_t;
+typedef struct {
+	unsigned long long data[8];
+} lab_cublasLtMatmulAlgo;
+typedef struct {
+	lab_cublasLtMatmulAlgo algo;
+	size_t workspaceSize;
+	cublasStatus_t state;
+	float wavesCount;
+	int reserved[4];
+} lab_cublasLtHeuristic;
+
+cublasStatus_t lab_cublasLtOut(void *fn, void **out);                 // cublasLtCreate, cublasLtMatmulPreferenceCreate
+cublasStatus_t lab_cublasLtArg(void *fn, void *h);                    // the Destroy functions
+cublasStatus_t lab_cublasLtMatmulDescCreate(void *fn, cublasLtMatmulDesc_t *d, int compute, int scale);
+cublasStatus_t lab_cublasLtSetAttribute(void *fn, void *desc, int attr, const void *v, size_t n); // desc and preference
+cublasStatus_t lab_cublasLtMatrixLayoutCreate(void *fn, cublasLtMatrixLayout_t *l, int type,
+                                              unsigned long long rows, unsigned long long cols, long long ld);
+cublasStatus_t lab_cublasLtMatmulAlgoGetHeuristic(void *fn, cublasLtHandle_t h, cublasLtMatmulDesc_t d,
+                                                  cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                                                  cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t dl,
+                                                  cublasLtMatmulPreference_t pref, int want,
+                                                  lab_cublasLtHeuristic *out, int *got);
+cublasStatus_t lab_cublasLtMatmul(void *fn, cublasLtHandle_t h, cublasLtMatmulDesc_t d, float alpha,
+                                  CUdeviceptr a, cublasLtMatrixLayout_t al, CUdeviceptr b,
+                                  cublasLtMatrixLayout_t bl, float beta, CUdeviceptr c,
+                                  cublasLtMatrixLayout_t cl, CUdeviceptr dd, cublasLtMatrixLayout_t dl,
+                                  const lab_cublasLtMatmulAlgo *algo, CUdeviceptr ws, size_t wsBytes, CUstream s);
+
 #endif
