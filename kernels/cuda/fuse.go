@@ -44,7 +44,8 @@ func opNamed(n *kernels.Node, name string) bool {
 //     chunk loop leaves the row losses, the loss node takes their mean;
 //   - sum_rows(mul(a, b)) (the gradient of a mul_rowvec's vector): one
 //     colsum_part pass over a and b, the products rounded as mul
-//     rounds them;
+//     rounds them; with a sum_rows(a) before it (a norm's bias gradient
+//     beside its gain's), both sums in that one launch;
 //   - the norms with gain and bias, forward and backward (fuse_norm.go);
 //   - add(x, mul_rowvec(d, v)) into add_rowvec_mul, and chains of adds
 //     (gradient sums) into add_n (fuse_add.go);
@@ -84,6 +85,29 @@ func (p *Program) fuse(ids []int) *fusion {
 		}
 		a := kernels.Describe(n.Op)
 		return float32(a.Floats["scale"]), a.Floats["shift"] == 0
+	}
+	// plainSum finds, for s = sum_rows(m) with m = mul(a, b), a sum_rows of
+	// a or b alone scheduled before s, not yet fused, with no reader
+	// before s and the same shape (the two sums then share a launch).
+	plainSum := func(m, s *kernels.Node) *kernels.Node {
+		for _, x := range m.In {
+			if x.Len() != m.Len() {
+				continue
+			}
+			for _, r := range readers[x.ID] {
+				if !opNamed(r, "sum_rows") || r.ID > s.ID || f.lower[r.ID] != nil || f.skip[r.ID] || r.Len() != s.Len() {
+					continue
+				}
+				late := true
+				for _, rr := range readers[r.ID] {
+					late = late && rr.ID > s.ID
+				}
+				if late {
+					return r
+				}
+			}
+		}
+		return nil
 	}
 	var moves [][2]int // cross_entropy_grad ID, cross_entropy ID
 	for _, id := range ids {
@@ -133,8 +157,23 @@ func (p *Program) fuse(ids []int) *fusion {
 		case opNamed(n, "sum_rows") && opNamed(n.In[0], "mul") && inner(n.In[0]):
 			m := n.In[0]
 			f.skip[m.ID] = true
-			f.inputs[id] = []*kernels.Node{m.In[0], m.In[1]}
 			c := lastDim(m.Shape)
+			if plain := plainSum(m, n); plain != nil {
+				// sum_rows(dy) earlier, as a norm's bias gradient beside
+				// its gain's: one launch writes both (plain does nothing).
+				x, b := plain.In[0], m.In[0]
+				if b == x {
+					b = m.In[1]
+				}
+				f.inputs[plain.ID] = []*kernels.Node{}
+				f.lower[plain.ID] = func(Buffer, []Buffer) (func() error, error) { return func() error { return nil }, nil }
+				f.inputs[id] = []*kernels.Node{x, b, plain}
+				f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) {
+					return p.colSums2(in[2], y, in[0], in[1], m.Len()/c, c)
+				}
+				continue
+			}
+			f.inputs[id] = []*kernels.Node{m.In[0], m.In[1]}
 			f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) {
 				return p.colSums(y, in[0], in[1], m.Len()/c, c)
 			}

@@ -209,7 +209,13 @@ func sumToParts(outputs, nred int64) int {
 // colSums sums the rows of x [rows, C] into y [C]; with b (not the zero
 // Buffer) it sums the products x·b (sum_rows of a mul).
 func (p *Program) colSums(y, x, b Buffer, rows, C int) (func() error, error) {
-	return p.columnSums(y, rows, C, 1, "colsum_part", []any{x, b})
+	return p.columnSums(y, rows, C, 1, "colsum_part", []any{x, b}, Buffer{})
+}
+
+// colSums2 is colSums of x into y and of the products x·b into yb, in one
+// launch (a norm's bias and gain gradients).
+func (p *Program) colSums2(y, yb, x, b Buffer, rows, C int) (func() error, error) {
+	return p.columnSums(y, rows, C, 2, "colsum_part", []any{x, b}, yb)
 }
 
 // columnSums launches kernel (colsum_part or conv_grad_w_part) over a

@@ -151,22 +151,26 @@ func TestMixerCasesBuild(t *testing.T) {
 
 // TestMixerProfile prints, for each mixer in LAB_CUDA_PROFILE (separated
 // by semicolons: mixer strings hold commas), the ops that take the most time in one training step at
-// d=128 and L=LAB_CUDA_PROFILE_L (default 256), launch by launch.
+// d=LAB_CUDA_PROFILE_D (default 128) and L=LAB_CUDA_PROFILE_L (default
+// 256), launch by launch.
 func TestMixerProfile(t *testing.T) {
 	mixes := os.Getenv("LAB_CUDA_PROFILE")
 	if mixes == "" {
 		t.Skip("profiles run only with LAB_CUDA_PROFILE='mixer;...'")
 	}
-	L := 256
+	L, D := 256, 128
 	if s := os.Getenv("LAB_CUDA_PROFILE_L"); s != "" {
 		fmt.Sscan(s, &L)
 	}
+	if s := os.Getenv("LAB_CUDA_PROFILE_D"); s != "" {
+		fmt.Sscan(s, &D)
+	}
 	d, _ := gpu(t)
 	for _, mix := range strings.Split(mixes, ";") {
-		b := newStepBench(t, d, mix, 128, L)
+		b := newStepBench(t, d, mix, D, L)
 		_, err := b.o.TrainStep()
 		must(t, err)
-		b.writeProfile(t, os.Stdout, fmt.Sprintf("%s d=128 L=%d", mix, L), 20)
+		b.writeProfile(t, os.Stdout, fmt.Sprintf("%s d=%d L=%d", mix, D, L), 20)
 		b.free()
 	}
 }

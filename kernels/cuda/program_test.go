@@ -463,3 +463,50 @@ func TestFuseAddScaled(t *testing.T) {
 		t.Errorf("the RMSNorm was folded into the add (skipped %v, inputs %v)", f.skip[norm.ID], f.in(a3))
 	}
 }
+
+// A LayerNorm's bias and gain gradients, sum_rows(dy) and
+// sum_rows(mul(dy, xhat)), share one colsum launch (the later node writes
+// both); an RMSNorm's gain gradient has no partner and stays alone.
+func TestFuseNormGradSums(t *testing.T) {
+	for _, rms := range []bool{false, true} {
+		g := kernels.NewGraph()
+		x := g.Param(kernels.NewParam("x", kernels.New(6, 8)))
+		gain, bias := g.Param(kernels.NewParam("g", kernels.New(8))), g.Param(kernels.NewParam("b", kernels.New(8)))
+		var y *kernels.Node
+		wrt := []*kernels.Node{x, gain}
+		if rms {
+			y = g.RMSNorm(x, gain, 1e-5)
+		} else {
+			y = g.LayerNorm(x, gain, bias, 1e-5)
+			wrt = append(wrt, bias)
+		}
+		loss := g.SumAll(g.Mul(y, y))
+		outs := append([]*kernels.Node{loss}, g.Grad(loss, wrt)...)
+		p := &Program{Graph: g, Outputs: outs}
+		f := p.fuse(g.Needed(outs...))
+		var pairs, alone, noops int
+		for _, id := range g.Needed(outs...) {
+			n := g.Nodes[id]
+			if !opNamed(n, "sum_rows") {
+				continue
+			}
+			switch in := f.in(n); {
+			case len(in) == 0 && f.lower[id] != nil:
+				noops++
+			case len(in) == 3 && opNamed(in[2], "sum_rows") && in[2].In[0] == in[0]:
+				pairs++
+			case len(in) == 2:
+				alone++
+			default:
+				t.Errorf("rms %v: sum_rows %v reads %v", rms, n, in)
+			}
+		}
+		want := [3]int{1, 0, 1}
+		if rms {
+			want = [3]int{0, 1, 0}
+		}
+		if got := [3]int{pairs, alone, noops}; got != want {
+			t.Errorf("rms %v: paired, alone, no-op sums %v, want %v", rms, got, want)
+		}
+	}
+}

@@ -5,12 +5,12 @@
 
 // finish_columns ends a column-sum kernel of grid (C / 32, P, K) that wrote
 // part[(p * K + k) * C + c]: the last block of each (column group, k) to
-// finish adds the P partials of its columns, in order of p, into y[k * C +
-// c] (the order does not depend on which block is last, so the result is
-// the same bits every run, and the same as sum_parts'), and sets its
-// counter back to 0 for the next launch. count is null when P == 1 (the
-// kernel then wrote y itself).
-__device__ __forceinline__ void finish_columns(const float *part, float *__restrict__ y, unsigned int *count, int C,
+// finish adds the P partials of its columns, in order of p, into yk[c],
+// the output row of this block's k (the order does not depend on which
+// block is last, so the result is the same bits every run, and the same
+// as sum_parts'), and sets its counter back to 0 for the next launch.
+// count is null when P == 1 (the kernel then wrote yk itself).
+__device__ __forceinline__ void finish_columns(const float *part, float *__restrict__ yk, unsigned int *count, int C,
                                                int P) {
 	if (!count) return;
 	__shared__ int last;
@@ -29,37 +29,44 @@ __device__ __forceinline__ void finish_columns(const float *part, float *__restr
 		const volatile float *v = part; // written by other blocks: not through L1
 		float s = 0.f;
 		for (int p = 0; p < P; p++) s += v[((long long)p * K + blockIdx.z) * C + col];
-		y[(long long)blockIdx.z * C + col] = s;
+		yk[col] = s;
 	}
 }
 
 // colsum_part: part[p, c] = sum over the rows of chunk p of x[r, c], for x
 // [rows, C]; with b not null, of the products x[r, c]·b[r, c] instead, each
 // rounded on its own as a mul kernel writes it (sum_rows(mul(x, b)), fused).
+// With a grid of depth 2, both: z = 0 sums x into y, z = 1 the products
+// into y1 (a norm's bias and gain gradients from one launch).
 // Block (32, 8): threadIdx.x picks the column (a warp reads 32 consecutive
 // floats of one row), threadIdx.y the row phase; grid (columns / 32,
-// chunks). finish_columns then adds the chunks into y.
+// chunks, 1 or 2). finish_columns then adds the chunks into y (y1).
 extern "C" __global__ void colsum_part(const float *__restrict__ x, const float *__restrict__ b, float *part,
-                                       long long rows, int C, long long chunk, float *__restrict__ y,
-                                       unsigned int *count, int P) {
+                                       long long rows, int C, long long chunk, float *__restrict__ y1,
+                                       float *__restrict__ y, unsigned int *count, int P) {
 	__shared__ float sh[8][33];
-	int c = blockIdx.x * 32 + threadIdx.x;
+	int c = blockIdx.x * 32 + threadIdx.x, K = gridDim.z, z = blockIdx.z;
+	bool prod = b && (K == 1 || z == 1);
 	long long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
 	float s = 0.f;
 	if (c < C) {
-		if (b)
+		if (prod)
 			for (long long r = r0 + threadIdx.y; r < r1; r += 8) s += __fmul_rn(x[r * C + c], b[r * C + c]);
 		else
 			for (long long r = r0 + threadIdx.y; r < r1; r += 8) s += x[r * C + c];
 	}
 	sh[threadIdx.y][threadIdx.x] = s;
 	__syncthreads();
+	float *out = z == 0 ? y : y1;
 	if (threadIdx.y == 0 && c < C) {
 		float t = 0.f;
 		for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
-		part[(long long)blockIdx.y * C + c] = t;
+		if (count)
+			part[((long long)blockIdx.y * K + z) * C + c] = t;
+		else
+			out[c] = t;
 	}
-	finish_columns(part, y, count, C, P);
+	finish_columns(part, out, count, C, P);
 }
 
 // conv_grad_w_part: part[p, j, e] = sum over rows r of chunk p with r % L
@@ -82,7 +89,7 @@ extern "C" __global__ void conv_grad_w_part(const float *__restrict__ dy, const 
 		for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
 		part[((long long)blockIdx.y * K + j) * D + e] = t;
 	}
-	finish_columns(part, y, count, D, P);
+	finish_columns(part, y + (long long)j * D, count, D, P);
 }
 
 // sum_parts: y[i] = sum over p < P of part[p*m + i], in order of p.
