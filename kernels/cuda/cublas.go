@@ -165,7 +165,7 @@ func (b *BLAS) Close() error {
 			b.freeLt(a, pl)
 		}
 		b.plans = nil
-		err = b.ltDo(a, "cublasLtDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.destroy, b.ltH) })
+		err = b.do("cublasLtDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.destroy, b.ltH) })
 		b.ltH = nil
 	}
 	if b.h != nil {

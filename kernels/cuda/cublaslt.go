@@ -121,22 +121,18 @@ func (b *BLAS) lt() (*ltAPI, error) {
 		return nil, err
 	}
 	if b.ltH == nil {
-		if err := b.ltDo(a, "cublasLtCreate", func() C.cublasStatus_t { return C.lab_cublasLtOut(a.create, &b.ltH) }); err != nil {
+		if err := b.do("cublasLtCreate", func() C.cublasStatus_t { return C.lab_cublasLtOut(a.create, &b.ltH) }); err != nil {
 			return nil, err
 		}
 	}
 	return a, nil
 }
 
-func (b *BLAS) ltDo(a *ltAPI, call string, f func() C.cublasStatus_t) error {
-	if err := b.d.enter(); err != nil {
-		return err
-	}
-	defer b.d.leave()
-	if s := f(); s != 0 {
-		return b.a.err(call, s)
-	}
-	return nil
+// ltSet sets one attribute of a matmul descriptor.
+func (b *BLAS) ltSet(a *ltAPI, desc C.cublasLtMatmulDesc_t, attr int, v unsafe.Pointer, n uintptr) error {
+	return b.do("cublasLtMatmulDescSetAttribute", func() C.cublasStatus_t {
+		return C.lab_cublasLtSetAttribute(a.descSet, unsafe.Pointer(desc), C.int(attr), v, C.size_t(n))
+	})
 }
 
 // planLt describes s to cuBLASLt at precision pr (bf16 operands for BF16)
@@ -169,15 +165,16 @@ func (b *BLAS) planLt(s LtShape, pr Precision, bias, aux, A, B Buffer) (*ltPlan,
 		}
 	}()
 	do := func(call string, f func() C.cublasStatus_t) error {
-		if err := b.ltDo(a, call, f); err != nil {
+		if err := b.do(call, f); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	}
 	set := func(attr int, v unsafe.Pointer, n uintptr) error {
-		return do("cublasLtMatmulDescSetAttribute", func() C.cublasStatus_t {
-			return C.lab_cublasLtSetAttribute(a.descSet, unsafe.Pointer(pl.desc), C.int(attr), v, C.size_t(n))
-		})
+		if err := b.ltSet(a, pl.desc, attr, v, n); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
 	}
 	layout := func(l *C.cublasLtMatrixLayout_t, typ C.int, rows, cols, ld int) error {
 		return do("cublasLtMatrixLayoutCreate", func() C.cublasStatus_t {
@@ -225,7 +222,7 @@ func (b *BLAS) planLt(s LtShape, pr Precision, bias, aux, A, B Buffer) (*ltPlan,
 	}); err != nil {
 		return nil, err
 	}
-	defer b.ltDo(a, "cublasLtMatmulPreferenceDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.prefDestroy, unsafe.Pointer(pref)) })
+	defer b.do("cublasLtMatmulPreferenceDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.prefDestroy, unsafe.Pointer(pref)) })
 	ws := C.ulonglong(b.ws.Bytes)
 	if err := do("cublasLtMatmulPreferenceSetAttribute", func() C.cublasStatus_t {
 		return C.lab_cublasLtSetAttribute(a.prefSet, unsafe.Pointer(pref), ltPrefWorkspace, unsafe.Pointer(&ws), 8)
@@ -264,11 +261,7 @@ func (b *BLAS) planLt(s LtShape, pr Precision, bias, aux, A, B Buffer) (*ltPlan,
 // ltPointers sets the epilogue's bias and aux addresses (and aux's leading
 // dimension, Y's) in the plan's descriptor.
 func (b *BLAS) ltPointers(a *ltAPI, pl *ltPlan, s LtShape, bias, aux Buffer) error {
-	set := func(attr int, v unsafe.Pointer, n uintptr) error {
-		return b.ltDo(a, "cublasLtMatmulDescSetAttribute", func() C.cublasStatus_t {
-			return C.lab_cublasLtSetAttribute(a.descSet, unsafe.Pointer(pl.desc), C.int(attr), v, C.size_t(n))
-		})
-	}
+	set := func(attr int, v unsafe.Pointer, n uintptr) error { return b.ltSet(a, pl.desc, attr, v, n) }
 	bp := C.ulonglong(probeAddr(bias))
 	if err := set(ltDescBias, unsafe.Pointer(&bp), 8); err != nil {
 		return err
@@ -293,7 +286,7 @@ func (b *BLAS) runLt(pl *ltPlan, A, B, Y Buffer) error {
 	if err != nil {
 		return err
 	}
-	return b.ltDo(a, "cublasLtMatmul", func() C.cublasStatus_t {
+	return b.do("cublasLtMatmul", func() C.cublasStatus_t {
 		return C.lab_cublasLtMatmul(a.matmul, C.cublasLtHandle_t(b.ltH), pl.desc, 1, C.CUdeviceptr(B.Ptr), pl.la,
 			C.CUdeviceptr(A.Ptr), pl.lb, 0, C.CUdeviceptr(Y.Ptr), pl.ly, C.CUdeviceptr(Y.Ptr), pl.ly,
 			&pl.algo.algo, C.CUdeviceptr(b.ws.Ptr), C.size_t(b.ws.Bytes), b.stream.handle())
@@ -304,11 +297,11 @@ func (b *BLAS) runLt(pl *ltPlan, A, B, Y Buffer) error {
 func (b *BLAS) freeLt(a *ltAPI, pl *ltPlan) {
 	for _, l := range []C.cublasLtMatrixLayout_t{pl.la, pl.lb, pl.ly} {
 		if l != nil {
-			b.ltDo(a, "cublasLtMatrixLayoutDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.layoutDestroy, unsafe.Pointer(l)) })
+			b.do("cublasLtMatrixLayoutDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.layoutDestroy, unsafe.Pointer(l)) })
 		}
 	}
 	if pl.desc != nil {
-		b.ltDo(a, "cublasLtMatmulDescDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.descDestroy, unsafe.Pointer(pl.desc)) })
+		b.do("cublasLtMatmulDescDestroy", func() C.cublasStatus_t { return C.lab_cublasLtArg(a.descDestroy, unsafe.Pointer(pl.desc)) })
 	}
 	*pl = ltPlan{}
 }

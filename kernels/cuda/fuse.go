@@ -19,6 +19,25 @@ type fusion struct {
 	lower  map[int]func(y Buffer, in []Buffer) (func() error, error) // a fused node's kernel
 }
 
+// writtenLater makes n do nothing and read nothing: a fused node later in
+// the schedule writes n's value into n's buffer (which it lists as an
+// input, so the buffer lives until then).
+func (f *fusion) writtenLater(n *kernels.Node) {
+	f.inputs[n.ID] = []*kernels.Node{}
+	f.lower[n.ID] = func(Buffer, []Buffer) (func() error, error) { return func() error { return nil }, nil }
+}
+
+// readAfter reports whether every reader of n but except comes after node
+// at: the condition for a node at to write n's value late.
+func readAfter(readers map[int][]*kernels.Node, n, except *kernels.Node, at int) bool {
+	for _, r := range readers[n.ID] {
+		if r != except && r.ID < at {
+			return false
+		}
+	}
+	return true
+}
+
 // in returns the inputs node id reads in the schedule.
 func (f *fusion) in(n *kernels.Node) []*kernels.Node {
 	if v, ok := f.inputs[n.ID]; ok {
@@ -95,14 +114,8 @@ func (p *Program) fuse(ids []int) *fusion {
 				continue
 			}
 			for _, r := range readers[x.ID] {
-				if !opNamed(r, "sum_rows") || r.ID > s.ID || f.lower[r.ID] != nil || f.skip[r.ID] || r.Len() != s.Len() {
-					continue
-				}
-				late := true
-				for _, rr := range readers[r.ID] {
-					late = late && rr.ID > s.ID
-				}
-				if late {
+				if opNamed(r, "sum_rows") && r.ID < s.ID && f.lower[r.ID] == nil && !f.skip[r.ID] && r.Len() == s.Len() &&
+					readAfter(readers, r, nil, s.ID) {
 					return r
 				}
 			}
@@ -165,8 +178,7 @@ func (p *Program) fuse(ids []int) *fusion {
 				if b == x {
 					b = m.In[1]
 				}
-				f.inputs[plain.ID] = []*kernels.Node{}
-				f.lower[plain.ID] = func(Buffer, []Buffer) (func() error, error) { return func() error { return nil }, nil }
+				f.writtenLater(plain)
 				f.inputs[id] = []*kernels.Node{x, b, plain}
 				f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) {
 					return p.colSums2(in[2], y, in[0], in[1], m.Len()/c, c)

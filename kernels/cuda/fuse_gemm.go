@@ -49,21 +49,8 @@ func (p *Program) fuseGemms(f *fusion, ids []int, inner func(*kernels.Node) bool
 	}
 	g := p.Graph
 	free := func(n *kernels.Node) bool { return f.lower[n.ID] == nil && !f.skip[n.ID] }
-	// readLate: every reader of n but except comes after node at.
-	readLate := func(n, except *kernels.Node, at int) bool {
-		for _, r := range readers[n.ID] {
-			if r != except && r.ID < at {
-				return false
-			}
-		}
-		return true
-	}
 	rowvec := func(n *kernels.Node) bool {
 		return opNamed(n, "add_rowvec") && n.In[1].Len() == lastDim(n.Shape) && free(n)
-	}
-	noop := func(n *kernels.Node) {
-		f.inputs[n.ID] = []*kernels.Node{}
-		f.lower[n.ID] = func(Buffer, []Buffer) (func() error, error) { return func() error { return nil }, nil }
 	}
 	take := func(path []*kernels.Node) {
 		for _, x := range path {
@@ -77,7 +64,7 @@ func (p *Program) fuseGemms(f *fusion, ids []int, inner func(*kernels.Node) bool
 		}
 		pre := n.In[0]
 		mm, path := gemmUnder(pre.In[0], inner)
-		if mm == nil || !readLate(pre, n, n.ID) {
+		if mm == nil || !readAfter(readers, pre, n, n.ID) {
 			continue
 		}
 		s := ltShapeOf(mm, EpiGELUBias)
@@ -85,7 +72,7 @@ func (p *Program) fuseGemms(f *fusion, ids []int, inner func(*kernels.Node) bool
 			continue
 		}
 		take(path)
-		noop(pre)
+		f.writtenLater(pre)
 		f.inputs[id] = []*kernels.Node{mm.In[0], mm.In[1], pre.In[1], pre}
 		f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) { return p.ltStep(s, in[0], in[1], y, in[2], in[3]) }
 	}
@@ -115,7 +102,7 @@ func (p *Program) fuseGemms(f *fusion, ids []int, inner func(*kernels.Node) bool
 		}
 		gg := n.In[0]
 		mm, path := gemmUnder(gg.In[1], inner)
-		if mm == nil || !readLate(gg, n, n.ID) {
+		if mm == nil || !readAfter(readers, gg, n, n.ID) {
 			continue
 		}
 		s := ltShapeOf(mm, EpiDGELUBGrad)
@@ -123,7 +110,7 @@ func (p *Program) fuseGemms(f *fusion, ids []int, inner func(*kernels.Node) bool
 			continue
 		}
 		take(path)
-		noop(gg)
+		f.writtenLater(gg)
 		f.inputs[id] = []*kernels.Node{mm.In[0], mm.In[1], gg.In[0], gg}
 		f.lower[id] = func(y Buffer, in []Buffer) (func() error, error) { return p.ltStep(s, in[0], in[1], in[3], y, in[2]) }
 	}
@@ -149,10 +136,10 @@ func (p *Program) fuseGemms(f *fusion, ids []int, inner func(*kernels.Node) bool
 			if mm.ID < n.ID {
 				first, head = mm, n
 			}
-			if !readLate(first, head, head.ID) || !ok(s) {
+			if !readAfter(readers, first, head, head.ID) || !ok(s) {
 				continue
 			}
-			noop(first)
+			f.writtenLater(first)
 			f.inputs[head.ID] = []*kernels.Node{mm.In[0], mm.In[1], first}
 			if head == mm {
 				f.lower[head.ID] = func(y Buffer, in []Buffer) (func() error, error) {

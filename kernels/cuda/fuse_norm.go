@@ -60,10 +60,8 @@ func (p *Program) fuseNormForward(f *fusion, head, mulGain, bias *kernels.Node, 
 	if f.lower[nz.ID] != nil || f.lower[head.ID] != nil {
 		return
 	}
-	for _, r := range readers[nz.ID] {
-		if r != mulGain && r.ID < head.ID {
-			return
-		}
+	if !readAfter(readers, nz, mulGain, head.ID) {
+		return
 	}
 	a := kernels.Describe(nz.Op)
 	c := lastDim(nz.Shape)
@@ -79,7 +77,7 @@ func (p *Program) fuseNormForward(f *fusion, head, mulGain, bias *kernels.Node, 
 		ins = append(ins, bias)
 	}
 	f.inputs[head.ID] = ins
-	f.lower[nz.ID] = func(y Buffer, in []Buffer) (func() error, error) { return func() error { return nil }, nil }
+	f.writtenLater(nz)
 	f.lower[head.ID] = func(y Buffer, in []Buffer) (func() error, error) {
 		b := Buffer{}
 		if len(in) == 4 {

@@ -44,13 +44,12 @@ type Program struct {
 	halfNeed [halfSlots]int64  // their sizes in values, counted while lowering
 
 	// Epilogue GEMMs (fuse_gemm.go): ltOK says whether cuBLASLt runs a
-	// shape (nil: no fusion), ltProbed caches its answers, ltErr says why
-	// cuBLASLt could not be opened, ltRefused why shapes were refused,
-	// ltFused counts the fused GEMMs bound.
+	// shape (nil: no fusion), ltProbed caches its answers, ltRefused says
+	// why shapes were refused (cuBLASLt missing included), ltFused counts
+	// the fused GEMMs bound.
 	// precHooks run when SetPrecision chooses a precision (their plans).
 	ltOK      func(LtShape) bool
 	ltProbed  map[LtShape]bool
-	ltErr     error
 	ltRefused []string
 	ltFused   int
 	precHooks []func(Precision) error
@@ -103,9 +102,7 @@ func Compile(dev *Device, g *kernels.Graph, outputs ...*kernels.Node) (p *Progra
 	if err = p.blas.SetStream(p.s); err != nil {
 		return p, err
 	}
-	if _, p.ltErr = cublasLt(); p.ltErr == nil {
-		p.ltOK, p.ltProbed = p.probeLt, map[LtShape]bool{}
-	}
+	p.ltOK, p.ltProbed = p.probeLt, map[LtShape]bool{} // cuBLASLt is opened by the first probe
 	if p.errBuf, err = p.alloc(2); err != nil {
 		return p, err
 	}
