@@ -135,15 +135,7 @@ func TestAttentionMatchesCPU(t *testing.T) {
 // attnRel is ‖got-want‖ / (4e-3·‖want‖ + 1e-3·√n): the TF32 bound's
 // relative part and its absolute floor (see TestAttentionMatchesCPU).
 func attnRel(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	if math.IsNaN(num) {
-		return math.Inf(1)
-	}
+	num, den := sqNorms(got, want)
 	return math.Sqrt(num) / (4e-3*math.Sqrt(den) + 1e-3*math.Sqrt(float64(len(want))))
 }
 

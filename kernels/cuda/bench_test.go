@@ -29,27 +29,10 @@ func TestTimings(t *testing.T) {
 	defer s.Close()
 	must(t, blas.SetStream(s))
 	defer blas.SetStream(nil)
-	start, stop := newEvent(t, d), newEvent(t, d)
 	rng := rand.New(rand.NewPCG(41, 42))
 
 	// median times f (queued on s) over reps runs after 3 warm-ups.
-	median := func(reps int, f func() error) float64 {
-		for i := 0; i < 3; i++ {
-			must(t, f())
-		}
-		ms := make([]float64, reps)
-		for i := range ms {
-			must(t, start.Record(s))
-			must(t, f())
-			must(t, stop.Record(s))
-			must(t, stop.Sync())
-			v, err := stop.Since(start)
-			must(t, err)
-			ms[i] = float64(v)
-		}
-		slices.Sort(ms)
-		return ms[reps/2]
-	}
+	median := func(reps int, f func() error) float64 { return medianMS(t, d, s, 3, reps, f) }
 	type row struct {
 		op, shape string
 		ms        float64
@@ -194,6 +177,28 @@ func TestTimings(t *testing.T) {
 	if p := os.Getenv("LAB_CUDA_BENCH_OUT"); p != "" {
 		must(t, os.WriteFile(p, []byte(sb.String()), 0o644))
 	}
+}
+
+// medianMS runs f (which queues work on s) warm times, then times reps
+// runs with device events and returns the median milliseconds.
+func medianMS(t testing.TB, d *Device, s *Stream, warm, reps int, f func() error) float64 {
+	t.Helper()
+	start, stop := newEvent(t, d), newEvent(t, d)
+	for i := 0; i < warm; i++ {
+		must(t, f())
+	}
+	ms := make([]float64, reps)
+	for i := range ms {
+		must(t, start.Record(s))
+		must(t, f())
+		must(t, stop.Record(s))
+		must(t, stop.Sync())
+		e, err := stop.Since(start)
+		must(t, err)
+		ms[i] = float64(e)
+	}
+	slices.Sort(ms)
+	return ms[reps/2]
 }
 
 func newEvent(t testing.TB, d *Device) *Event {

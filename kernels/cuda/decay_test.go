@@ -126,23 +126,7 @@ func timeDecay(t *testing.T, d *Device, nb, c, dk int, grad bool,
 		}
 		must(t, p.SetFloats(x, v))
 	}
-	for i := 0; i < 3; i++ {
-		must(t, p.Run())
-	}
-	must(t, p.Sync())
-	start, stop := newEvent(t, d), newEvent(t, d)
-	v := make([]float64, 10)
-	for i := range v {
-		must(t, start.Record(p.s))
-		must(t, p.Run())
-		must(t, stop.Record(p.s))
-		must(t, stop.Sync())
-		e, err := stop.Since(start)
-		must(t, err)
-		v[i] = float64(e)
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
+	return medianMS(t, d, p.s, 3, 10, p.Run)
 }
 
 // TestDecayScoresTimings prints the fused op against the composite at the

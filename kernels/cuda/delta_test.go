@@ -3,7 +3,6 @@ package cuda
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -100,21 +99,7 @@ func TestDeltaScanTimings(t *testing.T) {
 		s := v.s
 		deltaNoStage = v.noStage
 		gc := deltaCase(s)
-		g := kernels.NewGraph()
-		ci := &caseInputs{gr: g, rng: rand.New(rand.NewPCG(1, 2)), fill: map[*kernels.Node]func() ([]float32, []int32){}}
-		var outs []*kernels.Node
-		must(t, kernels.Catch(func() {
-			o := gc.build(g, ci)[0]
-			loss := g.SumAll(g.Mul(o, constOf(g, "r", randn(ci.rng, o.Len(), 0, 1), o.Shape...)))
-			outs = append([]*kernels.Node{loss}, g.Grad(loss, ci.floats)...)
-		}))
-		p, err := Compile(d, g, outs...)
-		must(t, err)
-		for n, f := range ci.fill {
-			v, _ := f()
-			must(t, p.SetFloats(n, v))
-		}
-		must(t, p.Run())
+		p := gradProgram(t, d, func(g *kernels.Graph, ci *caseInputs) *kernels.Node { return gc.build(g, ci)[0] })
 		reps := make(map[string][]float64)
 		var total []float64
 		for rep := 0; rep < 5; rep++ {

@@ -222,24 +222,10 @@ func TestHeadTimings(t *testing.T) {
 		must(t, err)
 		defer p.Free()
 		must(t, p.SetInts(hg.tg, tg))
-		start, stop := newEvent(t, d), newEvent(t, d)
-		for i := 0; i < 3; i++ {
-			must(t, p.Run())
-		}
-		ms := make([]float64, 10)
-		for i := range ms {
-			must(t, start.Record(p.s))
-			must(t, p.Run())
-			must(t, stop.Record(p.s))
-			must(t, stop.Sync())
-			e, err := stop.Since(start)
-			must(t, err)
-			ms[i] = float64(e)
-		}
+		ms := medianMS(t, d, p.s, 3, 10, p.Run)
 		l := make([]float32, 1)
 		must(t, p.Read(hg.loss, l))
-		slices.Sort(ms)
-		return ms[len(ms)/2], float64(l[0])
+		return ms, float64(l[0])
 	}
 	var out strings.Builder
 	fmt.Fprintf(&out, "\nLM head K=%d D=%d V=%d, loss + dh + dW, TF32, median of 10 captured runs\n", k, dm, v)
@@ -290,7 +276,6 @@ func TestHeadPieces(t *testing.T) {
 	must(t, err)
 	defer b.Close()
 	must(t, b.SetStream(s))
-	start, stop := newEvent(t, d), newEvent(t, d)
 	timeLoop := func(c int, piece func(r0, rows int) error) float64 {
 		cg, err := d.Capture(s, func() error {
 			for r0 := 0; r0 < K; r0 += c {
@@ -302,19 +287,7 @@ func TestHeadPieces(t *testing.T) {
 		})
 		must(t, err)
 		defer cg.Close()
-		must(t, cg.Launch(s))
-		ms := make([]float64, 5)
-		for i := range ms {
-			must(t, start.Record(s))
-			must(t, cg.Launch(s))
-			must(t, stop.Record(s))
-			must(t, stop.Sync())
-			e, err := stop.Since(start)
-			must(t, err)
-			ms[i] = float64(e)
-		}
-		slices.Sort(ms)
-		return ms[2]
+		return medianMS(t, d, s, 1, 5, func() error { return cg.Launch(s) })
 	}
 	row := func(name string, threads int) func(r0, rows int) error {
 		f, err := k.Function(name)

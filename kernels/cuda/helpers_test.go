@@ -179,17 +179,23 @@ func within(t testing.TB, what string, got, want []float32, tol float64) float64
 	return worst
 }
 
-// relNorm is ||got-want|| / ||want|| in float64.
-func relNorm(got, want []float32) float64 {
-	var num, den float64
+// sqNorms returns ||got-want||² and ||want||² in float64; a NaN in got
+// makes the first +Inf.
+func sqNorms(got, want []float32) (diff, norm float64) {
 	for i := range want {
 		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
+		diff += d * d
+		norm += float64(want[i]) * float64(want[i])
 	}
-	if math.IsNaN(num) {
-		return math.Inf(1)
+	if math.IsNaN(diff) {
+		diff = math.Inf(1)
 	}
+	return diff, norm
+}
+
+// relNorm is ||got-want|| / ||want|| in float64.
+func relNorm(got, want []float32) float64 {
+	num, den := sqNorms(got, want)
 	return math.Sqrt(num / math.Max(den, 1e-300))
 }
 

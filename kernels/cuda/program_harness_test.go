@@ -133,3 +133,26 @@ func checkCase(t *testing.T, d *Device, gc graphCase, tol float64) float64 {
 	}
 	return worst
 }
+
+// gradProgram compiles, for the output y that build declares through ci
+// (seeded 1, 2), the loss sum(y ⊙ r) with r a random constant and the
+// gradients of every float input, fills the inputs and runs it once.
+// Timings use it.
+func gradProgram(t testing.TB, d *Device, build func(g *kernels.Graph, ci *caseInputs) *kernels.Node) *Program {
+	g := kernels.NewGraph()
+	ci := &caseInputs{gr: g, rng: rand.New(rand.NewPCG(1, 2)), fill: map[*kernels.Node]func() ([]float32, []int32){}}
+	var outs []*kernels.Node
+	must(t, kernels.Catch(func() {
+		y := build(g, ci)
+		loss := g.SumAll(g.Mul(y, constOf(g, "r", randn(ci.rng, y.Len(), 0, 1), y.Shape...)))
+		outs = append([]*kernels.Node{loss}, g.Grad(loss, ci.floats)...)
+	}))
+	p, err := Compile(d, g, outs...)
+	must(t, err)
+	for n, f := range ci.fill {
+		v, _ := f()
+		must(t, p.SetFloats(n, v))
+	}
+	must(t, p.Run())
+	return p
+}

@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -65,22 +64,9 @@ func TestDecayScanTimings(t *testing.T) {
 	d, _ := gpu(t)
 	fmt.Printf("\ndecay_scan (N = 8192, dv = 2), ms launch by launch, median of 5\n")
 	for _, l := range []int{256, 1024} {
-		g := kernels.NewGraph()
-		ci := &caseInputs{gr: g, rng: rand.New(rand.NewPCG(1, 2)), fill: map[*kernels.Node]func() ([]float32, []int32){}}
-		var outs []*kernels.Node
-		must(t, kernels.Catch(func() {
-			x, a := ci.F(8192, l, 2), ci.U(-3, -0.01, 8192, l)
-			y := g.DecayScan(x, a)
-			loss := g.SumAll(g.Mul(y, constOf(g, "r", randn(ci.rng, y.Len(), 0, 1), y.Shape...)))
-			outs = append([]*kernels.Node{loss}, g.Grad(loss, ci.floats)...)
-		}))
-		p, err := Compile(d, g, outs...)
-		must(t, err)
-		for n, f := range ci.fill {
-			v, _ := f()
-			must(t, p.SetFloats(n, v))
-		}
-		must(t, p.Run())
+		p := gradProgram(t, d, func(g *kernels.Graph, ci *caseInputs) *kernels.Node {
+			return g.DecayScan(ci.F(8192, l, 2), ci.U(-3, -0.01, 8192, l))
+		})
 		reps := map[string][]float64{}
 		for rep := 0; rep < 5; rep++ {
 			for k, v := range profileSteps(t, p) {

@@ -64,28 +64,10 @@ func (b *stepBench) free() {
 // (TrainStep, one graph launch each), timed with device events after 3
 // warm-up steps, and the loss after them.
 func (b *stepBench) time(t *testing.T, reps int) (ms, loss float64) {
-	s := b.p.s
-	start, stop := newEvent(t, b.p.d), newEvent(t, b.p.d)
-	for i := 0; i < 3; i++ {
-		_, err := b.o.TrainStep()
-		must(t, err)
-	}
-	must(t, b.p.Sync())
-	v := make([]float64, reps)
-	for i := range v {
-		must(t, start.Record(s))
-		_, err := b.o.TrainStep()
-		must(t, err)
-		must(t, stop.Record(s))
-		must(t, stop.Sync())
-		e, err := stop.Since(start)
-		must(t, err)
-		v[i] = float64(e)
-	}
+	ms = medianMS(t, b.p.d, b.p.s, 3, reps, func() error { _, err := b.o.TrainStep(); return err })
 	l := make([]float32, 1)
 	must(t, b.p.Read(b.tr.loss, l))
-	slices.Sort(v)
-	return v[reps/2], float64(l[0])
+	return ms, float64(l[0])
 }
 
 // profile runs the schedule and the update once, launch by launch, with an
