@@ -10,6 +10,8 @@ import "C"
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -42,6 +44,29 @@ func attnOf(n *kernels.Node) attnDims {
 
 // tc reports whether the tensor-core kernels take this shape.
 func (a attnDims) tc() bool { return a.dh%8 == 0 && a.dh <= 256 }
+
+// attnPipe chooses attn_*_pipe (attention_pipe.cu) over attn_*_tc where
+// the head size is one they are built for; timings and tests turn it off
+// to run the older kernels.
+var attnPipe = true
+
+// pipe reports whether attn_*_pipe take this shape.
+func (a attnDims) pipe() bool { return attnPipe && (a.dh == 32 || a.dh == 64 || a.dh == 128) }
+
+// pipeRows is the rows per streamed stage of attn_*_pipe for kernel kind:
+// 32 (attn_*_pipeDH) or 64 (attn_*_pipeDHw). LAB_CUDA_ATTN_BT=32|64, or
+// LAB_CUDA_ATTN_BT_<KIND> (FWD, DQ, DKDV), sets it (timings).
+func pipeRows(kind string) int {
+	for _, v := range []string{os.Getenv("LAB_CUDA_ATTN_BT_" + strings.ToUpper(kind)), os.Getenv("LAB_CUDA_ATTN_BT")} {
+		switch v {
+		case "32":
+			return 32
+		case "64":
+			return 64
+		}
+	}
+	return 32
+}
 
 // simtC is the SIMT kernels' columns per lane: dh <= 32·C, C a power of 2.
 func (a attnDims) simtC() int {
@@ -80,6 +105,20 @@ func (a attnDims) smemTC(kind string) int {
 		return (64 + 32 + 32) * sd * 4
 	}
 	return (64+64+32+32)*sd*4 + 64*4
+}
+
+// smemPipe: two stages of 32 streamed rows of each streamed matrix, plus
+// what is staged once (attention_pipe.cu).
+func (a attnDims) smemPipe(kind string, bt int) int {
+	sd, stages := a.dh+4, 2*bt*(a.dh+4)
+	switch kind {
+	case "fwd": // K, V
+		return 2 * stages * 4
+	case "dq": // dO once; K, V
+		return (64*sd + 2*stages) * 4
+	default: // dkdv: K, V once; Q, dO, lse, D
+		return (2*64*sd + 2*stages + 2*2*bt) * 4
+	}
 }
 
 // attnKernel returns kernel name, allowing it smem bytes of dynamic shared
@@ -154,6 +193,15 @@ func (p *Program) attnPaths(a attnDims, kind string) (simt, tc attnPath, err err
 		return
 	}
 	if !a.tc() {
+		return
+	}
+	if a.pipe() {
+		bt, wide := pipeRows(kind), ""
+		if bt == 64 {
+			wide = "w"
+		}
+		tc = attnPath{grid: Dim3{X: (a.l + 63) / 64, Y: a.bh}, smem: a.smemPipe(kind, bt)}
+		tc.f, err = p.attnKernel(fmt.Sprintf("attn_%s_pipe%d%s", kind, a.dh, wide), tc.smem)
 		return
 	}
 	nc, chunks := a.tcNC()

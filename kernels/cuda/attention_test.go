@@ -75,20 +75,40 @@ func TestAttentionMatchesCPU(t *testing.T) {
 		{2, 300, 32, 17},
 		{1, 300, 64, 100},
 		{1, 200, 128, 64},
-		{2, 90, 24, 0},  // dh not a power of 2
-		{1, 70, 20, 30}, // dh not a multiple of 8: SIMT even with TF32
+		{2, 512, 128, 0}, // whole tiles, many stages
+		{1, 384, 64, 48}, // window inside a block
+		{1, 1000, 32, 0}, // ragged, long
+		{2, 90, 24, 0},   // dh not a power of 2
+		{1, 70, 20, 30},  // dh not a multiple of 8: SIMT even with TF32
 	}
 	for ci, c := range cases {
 		for _, run := range []struct {
 			path string
 			tf32 bool
-		}{{"flash", false}, {"flash", true}, {"scores", false}, {"scores", true}} {
+			old  bool   // attn_*_tc where attn_*_pipe would run
+			bt   string // attn_*_pipe's rows per stage
+		}{{"flash", false, false, ""}, {"flash", true, false, "32"}, {"flash", true, false, "64"}, {"flash", true, true, ""},
+			{"scores", false, false, ""}, {"scores", true, false, ""}} {
 			tf32 := run.tf32
+			if (run.old || run.bt == "64") && !(attnDims{dh: c.dh}).pipe() {
+				continue
+			}
 			// The scores path's GEMMs are TF32 whatever dh; flash falls
 			// back to exact SIMT kernels when dh is not a multiple of 8.
 			exact := !tf32 || (run.path == "flash" && c.dh%8 != 0)
-			t.Run(fmt.Sprintf("%s_bh%d_L%d_dh%d_w%d_tf32=%v", run.path, c.bh, c.l, c.dh, c.window, tf32), func(t *testing.T) {
+			path := run.path
+			if run.old {
+				path = "flash-tc"
+			} else if run.bt == "64" {
+				path = "flash-w"
+			}
+			t.Run(fmt.Sprintf("%s_bh%d_L%d_dh%d_w%d_tf32=%v", path, c.bh, c.l, c.dh, c.window, tf32), func(t *testing.T) {
 				t.Setenv("LAB_CUDA_ATTENTION", run.path)
+				t.Setenv("LAB_CUDA_ATTN_BT", run.bt)
+				if run.old {
+					attnPipe = false
+					defer func() { attnPipe = true }()
+				}
 				a := newAttnGraph(t, c.bh, c.l, c.dh, c.window, false, uint64(ci))
 				outs := a.outputs()
 				cpu, err := kernels.Compile(a.g, outs...)
@@ -195,52 +215,59 @@ func attnTime(t *testing.T, d *Device, a *attnGraph, tf32 bool, reps int) (fwd, 
 	return fs[reps/2], bs[reps/2], free0 - free1
 }
 
-// TestAttentionTimings (LAB_CUDA_BENCH=1) times the flash kernels against
-// the composite graph (cuBLAS + fused masked softmax) at batch·heads 64,
-// and the flash path at L = 16,384, batch 8.
+// TestAttentionTimings (LAB_CUDA_BENCH=1) times, TF32, the composite graph
+// (cuBLAS + fused masked softmax), the attn_*_tc kernels and (dh 32, 64,
+// 128) attn_*_pipe at batch·heads 64, and both flash families at L =
+// 16,384, batch 8. LAB_CUDA_BENCH_ATTN=long keeps only the long rows.
+// TFLOP/s count the causal products: the forward 2·L²·dh per head (QKᵀ
+// and PV, half of each seen), the backward 2.5 times that.
 func TestAttentionTimings(t *testing.T) {
 	if os.Getenv("LAB_CUDA_BENCH") == "" {
 		t.Skip("timings run only with LAB_CUDA_BENCH=1")
 	}
-	d, _ := gpu(t)
-	var out strings.Builder
-	fmt.Fprintf(&out, "\nattention fwd / bwd ms (median of 10; bwd = everything after the output up to dq, dk, dv), device MiB\n")
-	fmt.Fprintf(&out, "%-5s %5s %4s %-6s %8s %8s %8s %9s\n", "BH", "L", "dh", "mode", "path", "fwd", "bwd", "MiB")
-	type row struct {
-		bh, l, dh int
-	}
+	d, k := gpu(t)
+	out := os.Stdout // row by row: a run cut short keeps what it measured
+	fmt.Fprintf(out, "\nattention fwd / bwd ms (median of reps; bwd = everything after the output up to dq, dk, dv), TFLOP/s, device MiB\n")
+	fmt.Fprintf(out, "%-4s %6s %4s %5s %-7s %8s %8s %7s %7s %7s\n", "BH", "L", "dh", "win", "path", "fwd", "bwd", "fwdTF", "bwdTF", "MiB")
+	type row struct{ bh, l, dh, w, reps int }
 	var rows []row
-	for _, l := range []int{64, 256, 1024} {
-		for _, dh := range []int{64, 128, 256} {
-			rows = append(rows, row{64, l, dh})
-		}
-	}
-	t.Setenv("LAB_CUDA_ATTENTION", "flash") // the op's rows time the flash kernels
-	for _, r := range rows {
-		for _, tf32 := range []bool{true, false} {
-			for _, comp := range []bool{true, false} {
-				a := newAttnGraph(t, r.bh, r.l, r.dh, 0, comp, 1)
-				f, b, m := attnTime(t, d, a, tf32, 10)
-				mode, path := "tf32", "flash"
-				if !tf32 {
-					mode = "fp32"
-				}
-				if comp {
-					path = "compos"
-				}
-				fmt.Fprintf(&out, "%-5d %5d %4d %-6s %8s %8.3f %8.3f %9.0f\n", r.bh, r.l, r.dh, mode, path, f, b, float64(m)/(1<<20))
+	if os.Getenv("LAB_CUDA_BENCH_ATTN") != "long" {
+		for _, l := range []int{1024, 4096} {
+			for _, dh := range []int{64, 128} {
+				rows = append(rows, row{64, l, dh, 0, 10})
 			}
 		}
 	}
-	for _, w := range []int{0, 1024} {
-		a := newAttnGraph(t, 8, 16384, 128, w, false, 1)
-		f, b, m := attnTime(t, d, a, true, 5)
-		flops := 4 * 2 * 8 * 16384.0 * 16384 * 128 / 2 // causal: half of QKᵀ and PV
-		if w > 0 {
-			flops = 4 * 8 * 16384.0 * 1024 * 128
+	rows = append(rows, row{8, 16384, 128, 0, 5}, row{8, 16384, 128, 1024, 5}, row{8, 16384, 64, 0, 5})
+	t.Setenv("LAB_CUDA_ATTENTION", "flash") // the op's rows time the flash kernels
+	defer func() { attnPipe = true }()
+	for _, r := range rows {
+		for _, path := range []string{"compos", "tc", "pipe", "pipew"} {
+			if path == "compos" && r.l > 4096 || strings.HasPrefix(path, "pipe") && r.dh != 32 && r.dh != 64 && r.dh != 128 {
+				continue
+			}
+			attnPipe = strings.HasPrefix(path, "pipe")
+			bt := "32"
+			if path == "pipew" {
+				bt = "64"
+			}
+			t.Setenv("LAB_CUDA_ATTN_BT", bt)
+			a := newAttnGraph(t, r.bh, r.l, r.dh, r.w, path == "compos", 1)
+			f, b, m := attnTime(t, d, a, true, r.reps)
+			seen := float64(r.l) * float64(r.l) / 2 // causal pairs
+			if r.w > 0 {
+				seen = float64(r.l) * float64(r.w)
+			}
+			flops := 4 * float64(r.bh) * seen * float64(r.dh)
+			fmt.Fprintf(out, "%-4d %6d %4d %5d %-7s %8.3f %8.3f %7.1f %7.1f %7.0f\n", r.bh, r.l, r.dh, r.w, path, f, b,
+				flops/f/1e9, 2.5*flops/b/1e9, float64(m)/(1<<20))
 		}
-		fmt.Fprintf(&out, "L=16384 BH=8 dh=128 window=%d tf32 flash: fwd %.2f ms (%.0f TFLOP/s) bwd %.2f ms (%.0f TFLOP/s, 2.5x fwd FLOPs) device %.0f MiB\n",
-			w, f, flops/f/1e9, b, 2.5*flops/b/1e9, float64(m)/(1<<20))
 	}
-	fmt.Print(out.String())
+	for _, kind := range []string{"fwd", "dq", "dkdv"} {
+		for _, v := range []string{"pipe128", "pipe128w", "pipe64", "pipe64w", "pipe32", "tc16", "tc8"} {
+			if f, err := k.Function("attn_" + kind + "_" + v); err == nil {
+				fmt.Fprintf(out, "%s: %d registers, %d bytes local\n", f.Name, f.Regs, f.LocalBytes)
+			}
+		}
+	}
 }

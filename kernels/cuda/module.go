@@ -55,6 +55,10 @@ type Function struct {
 	// MaxThreads is the largest block this kernel can be launched with
 	// (its register use may make it less than the device's limit).
 	MaxThreads int
+	// Regs is the registers per thread; LocalBytes the local memory per
+	// thread (more than 0: the compiler spilled, or an array was not kept
+	// in registers).
+	Regs, LocalBytes int
 }
 
 // Function looks up an extern "C" kernel by name.
@@ -68,14 +72,19 @@ func (m *Module) Function(name string) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v C.int
-	const maxThreadsPerBlock = 0 // CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK
-	if err := m.d.call("cuFuncGetAttribute", func() C.CUresult {
-		return C.lab_cuFuncGetAttribute(m.d.api.funcGetAttribute, &v, maxThreadsPerBlock, f.f)
-	}); err != nil {
-		return nil, err
+	// CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, _LOCAL_SIZE_BYTES, _NUM_REGS
+	for _, a := range []struct {
+		attr C.int
+		to   *int
+	}{{0, &f.MaxThreads}, {3, &f.LocalBytes}, {4, &f.Regs}} {
+		var v C.int
+		if err := m.d.call("cuFuncGetAttribute", func() C.CUresult {
+			return C.lab_cuFuncGetAttribute(m.d.api.funcGetAttribute, &v, a.attr, f.f)
+		}); err != nil {
+			return nil, err
+		}
+		*a.to = int(v)
 	}
-	f.MaxThreads = int(v)
 	return f, nil
 }
 

@@ -127,3 +127,35 @@ __device__ __forceinline__ unsigned int bf16_bits(float f) {
 	if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
 	return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
+
+// ------------------------------------------- attention and tensor cores --
+
+// Query i sees key j when j <= i and, with W > 0, i - j < W (attention*.cu).
+__device__ __forceinline__ bool attn_seen(int i, int j, int L, int W) {
+	return j <= i && i < L && (W <= 0 || i - j < W);
+}
+
+__device__ __forceinline__ float2 attn_f2(float a, float b) {
+	float2 r;
+	r.x = a;
+	r.y = b;
+	return r;
+}
+
+__device__ __forceinline__ unsigned tf32(float x) {
+	unsigned r;
+	asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+	return r;
+}
+
+// c += a (16x8, row) * b (8x8, col), TF32 inputs, float32 accumulation.
+// Fragments (g = lane/4, t = lane%4): a0 (g, t), a1 (g+8, t), a2 (g, t+4),
+// a3 (g+8, t+4); b0 (k=t, n=g), b1 (k=t+4, n=g); c0 (g, 2t), c1 (g, 2t+1),
+// c2 (g+8, 2t), c3 (g+8, 2t+1).
+__device__ __forceinline__ void mma8(float *c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                                     unsigned b1) {
+	asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+	             "{%0,%1,%2,%3};"
+	             : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+	             : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
