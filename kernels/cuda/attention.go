@@ -50,8 +50,11 @@ func (a attnDims) tc() bool { return a.dh%8 == 0 && a.dh <= 256 }
 // to run the older kernels.
 var attnPipe = true
 
+// pipeHead reports whether attn_*_pipe are built for head size dh.
+func pipeHead(dh int) bool { return dh == 32 || dh == 64 || dh == 128 }
+
 // pipe reports whether attn_*_pipe take this shape.
-func (a attnDims) pipe() bool { return attnPipe && (a.dh == 32 || a.dh == 64 || a.dh == 128) }
+func (a attnDims) pipe() bool { return attnPipe && pipeHead(a.dh) }
 
 // pipeRows is the rows per streamed stage of attn_*_pipe for kernel kind:
 // 32 (attn_*_pipeDH) or 64 (attn_*_pipeDHw). LAB_CUDA_ATTN_BT=32|64, or
@@ -107,7 +110,7 @@ func (a attnDims) smemTC(kind string) int {
 	return (64+64+32+32)*sd*4 + 64*4
 }
 
-// smemPipe: two stages of 32 streamed rows of each streamed matrix, plus
+// smemPipe: two stages of bt streamed rows of each streamed matrix, plus
 // what is staged once (attention_pipe.cu).
 func (a attnDims) smemPipe(kind string, bt int) int {
 	sd, stages := a.dh+4, 2*bt*(a.dh+4)

@@ -90,7 +90,7 @@ func TestAttentionMatchesCPU(t *testing.T) {
 		}{{"flash", false, false, ""}, {"flash", true, false, "32"}, {"flash", true, false, "64"}, {"flash", true, true, ""},
 			{"scores", false, false, ""}, {"scores", true, false, ""}} {
 			tf32 := run.tf32
-			if (run.old || run.bt == "64") && !(attnDims{dh: c.dh}).pipe() {
+			if (run.old || run.bt == "64") && !pipeHead(c.dh) {
 				continue
 			}
 			// The scores path's GEMMs are TF32 whatever dh; flash falls
@@ -243,7 +243,7 @@ func TestAttentionTimings(t *testing.T) {
 	defer func() { attnPipe = true }()
 	for _, r := range rows {
 		for _, path := range []string{"compos", "tc", "pipe", "pipew"} {
-			if path == "compos" && r.l > 4096 || strings.HasPrefix(path, "pipe") && r.dh != 32 && r.dh != 64 && r.dh != 128 {
+			if path == "compos" && r.l > 4096 || strings.HasPrefix(path, "pipe") && !pipeHead(r.dh) {
 				continue
 			}
 			attnPipe = strings.HasPrefix(path, "pipe")
