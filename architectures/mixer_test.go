@@ -29,10 +29,11 @@ type mixerCase struct {
 func mixerCases() []mixerCase {
 	var cs []mixerCase
 	extra := map[string][]map[string]string{
-		"swa":    {{"window": "5"}, {"window": "1"}},
-		"based":  {{"window": "4", "kernel": "2", "feature_dim": "3"}},
-		"retnet": {{}, {"conv": "3"}},
-		"linear": {{"feature": "elu1"}, {"feature": "elu1", "conv": "2"}, {"feature": "relu", "norm": "false"}, {"feature": "identity", "norm": "false"}, {"feature": "relu"}},
+		"swa":      {{"window": "5"}, {"window": "1"}},
+		"based":    {{"window": "4", "kernel": "2", "feature_dim": "3"}},
+		"retnet":   {{}, {"conv": "3"}},
+		"baseconv": {{}, {"long": "true", "filter_order": "4"}},
+		"linear":   {{"feature": "elu1"}, {"feature": "elu1", "conv": "2"}, {"feature": "relu", "norm": "false"}, {"feature": "identity", "norm": "false"}, {"feature": "relu"}},
 	}
 	for _, n := range Names() {
 		if a, ok := extra[n]; ok {

@@ -1,0 +1,337 @@
+package architectures
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"lab/kernels"
+)
+
+// baseConv is Zoology's BaseConv (Arora et al.), the gated convolution that
+// the Zoology figures use as the convolution baseline:
+//
+//	y_t = (x_t W_1 + b_1) ⊙ ((h ∗ u)_t + b_2),   u = x W_2,   (h ∗ u)_t = Σ_j h_j ⊙ u_{t-j}
+//
+// with a depthwise causal filter h [K, D]: a short explicit one (conv=K taps,
+// default 3), or, with long=true, an implicit long filter over the whole
+// length (implicitFilter: a small MLP over positional features times an
+// exponential decay window, as Hyena's), K = the longest sequence. W_2 in
+// front of the convolution lets it act on a learned mix of channels (with
+// W_2 = I this is the paper's y = (xW + b_1) ⊙ (h ∗ x + b_2)); Zoology's
+// residual "+ x" is the stack's residual here.
+//
+//	parallel:  the convolution as a Toeplitz matrix product, T[d, t, s] = h[t-s, d]
+//	           (Gather of the filter rows, then one batched MatMul per channel: O(L²))
+//	chunked:   kernels.CausalConv with the filter as its kernel (direct, no
+//	           [L, L] matrix; O(L·K))
+//	recurrent: the last K-1 inputs u of the convolution: (K-1)·D floats for
+//	           the short filter; for the long one a cache growing to
+//	           min(L, K-1)·D floats
+type baseConv struct {
+	gate, in *dense // W_1 (with b_1), W_2
+	short    *shortConv
+	long     *implicitFilter
+	bias     *kernels.Param // b_2 [D]
+	c        Config
+}
+
+func init() {
+	Register(Spec{
+		Name: "baseconv", Family: "convolution",
+		Doc:          "BaseConv (Zoology): (x W1 + b1) ⊙ (h ∗ x W2 + b2), short causal filter or implicit long filter",
+		StateFormula: "(conv-1)·D floats; long: min(L, Lmax-1)·D floats",
+		Args: []Arg{
+			{Name: "conv", Default: "3", Doc: "taps of the short causal filter"},
+			{Name: "long", Default: "false", Doc: "implicit long filter over the whole length instead of the short one"},
+			{Name: "filter_order", Default: "16", Doc: "width of the long filter's MLP (long=true)"},
+		},
+		New: func(c Config, a Args, rng *rand.Rand) (Mixer, error) {
+			k, err := a.Int("conv", 1)
+			if err != nil {
+				return nil, err
+			}
+			long, err := a.Bool("long")
+			if err != nil {
+				return nil, err
+			}
+			order, err := a.Int("filter_order", 1)
+			if err != nil {
+				return nil, err
+			}
+			if !long && c.MaxLen > 0 && k > c.MaxLen {
+				return nil, inputErr("mixer baseconv: conv=%d: must be <= the longest sequence (%d)", k, c.MaxLen)
+			}
+			std := initStd(false, c.Layers)
+			m := &baseConv{c: c,
+				gate: newDense("baseconv.gate", c.D, c.D, true, std, rng),
+				in:   newDense("baseconv.in", c.D, c.D, false, std, rng),
+				bias: kernels.NewParam("baseconv.conv_bias", kernels.New(c.D)),
+			}
+			if long {
+				m.long = newImplicitFilter("baseconv.filter", c.D, order, c.MaxLen, rng)
+			} else {
+				m.short = newShortConv("baseconv", k, c.D, rng)
+			}
+			return m, nil
+		},
+	})
+}
+
+func (m *baseConv) Params() []*kernels.Param {
+	ps := append(m.gate.params(), m.in.params()...)
+	if m.long != nil {
+		ps = append(ps, m.long.params()...)
+	} else {
+		ps = append(ps, m.short.params()...)
+	}
+	return append(ps, m.bias)
+}
+
+// filter is h [K, D] for a sequence of L.
+func (m *baseConv) filter(g *kernels.Graph, L int) *kernels.Node {
+	if m.long != nil {
+		return m.long.build(g, L)
+	}
+	return g.Param(m.short.w)
+}
+
+func (m *baseConv) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
+	u := m.in.apply(g, x)
+	cv := g.AddRowVec(depthwiseConv(g, u, m.filter(g, x.Shape[1]), form), g.Param(m.bias))
+	return g.Mul(m.gate.apply(g, x), cv)
+}
+
+func (m *baseConv) taps() int {
+	if m.long != nil {
+		return m.long.taps
+	}
+	return m.short.k
+}
+
+func (m *baseConv) StateBytes(L int) int64 {
+	if m.long != nil {
+		return m.long.cacheBytes(L, m.c.D)
+	}
+	return m.short.stateBytes()
+}
+
+func (m *baseConv) FLOPs(L int) float64 {
+	return m.gate.flops() + m.in.flops() + 2*float64(m.c.D)*meanTaps(m.taps(), L) + 2*float64(m.c.D)
+}
+
+func (m *baseConv) NewState(batch int) *State {
+	if m.long != nil {
+		return &State{Tensors: []*kernels.Tensor{kernels.New(0, batch, m.c.D)}}
+	}
+	return &State{Tensors: []*kernels.Tensor{m.short.newState(batch)}}
+}
+
+func (m *baseConv) Step(s *State, x, y []float32) {
+	u, cv := make([]float32, len(x)), make([]float32, len(x))
+	m.in.step(x, u)
+	if m.long != nil {
+		m.long.step(s.Tensors[0], s.Pos, u, cv)
+	} else {
+		m.short.step(s.Tensors[0], u, cv)
+	}
+	m.gate.step(x, y)
+	d := m.c.D
+	for i := range y {
+		y[i] *= cv[i] + m.bias.Value.Data[i%d]
+	}
+	s.Pos++
+}
+
+// depthwiseConv is (h ∗ x)_t = Σ_{j<K, j≤t} h_j ⊙ x_{t-j} for x [B, L, C] and
+// h [K, C]: kernels.CausalConv in the chunked form, a Toeplitz matrix
+// product in the parallel (reference) form.
+func depthwiseConv(g *kernels.Graph, x, h *kernels.Node, form Form) *kernels.Node {
+	if form != Parallel {
+		return g.CausalConv(x, h)
+	}
+	l := x.Shape[1]
+	k := h.Shape[0]
+	// T[t, s, :] = h[t-s] for 0 ≤ t-s < K, else the zero row appended at K.
+	idx := kernels.NewInts(l, l)
+	for t := 0; t < l; t++ {
+		for s := 0; s < l; s++ {
+			j := t - s
+			if j < 0 || j >= k {
+				j = k
+			}
+			idx.Ints[t*l+s] = int32(j)
+		}
+	}
+	tm := g.Gather(g.Pad(h, 0, 0, 1), g.Const("toeplitz_idx", idx)) // [L, L, C]
+	tm = g.Transpose(tm, 2, 0, 1)                                   // [C, L, L]
+	xc := g.Transpose(x, 2, 1, 0)                                   // [C, L, B]
+	return g.Transpose(g.MatMul(tm, xc, false, false), 2, 1, 0)
+}
+
+// meanTaps is the number of filter taps a token sees, averaged over a
+// sequence of L: Σ_t min(t+1, K) / L.
+func meanTaps(k, L int) float64 {
+	if L <= 0 {
+		return float64(k)
+	}
+	var s float64
+	for t := 0; t < L; t++ {
+		s += float64(min(t+1, k))
+	}
+	return s / float64(L)
+}
+
+// filterNorm normalises the long filter's positions when the config names no
+// longest sequence (Config.MaxLen = 0): positions are t/filterNorm and the
+// filter has as many taps as the sequence.
+const filterNorm = 1024
+
+// filterBands are the frequencies of the positional features,
+// cos/sin(2π·f·t/Lmax), beside t/Lmax itself (Hyena's complex exponential
+// features with (emb_dim-1)/2 = 2 bands; its first band's frequency is 1e-4).
+var filterBands = []float64{1e-4, 1}
+
+// implicitFilter is Hyena's implicit long filter: h[t] = MLP(z(t)) ⊙
+// exp(-|δ|·t/Lmax), with positional features z(t) = [t/Lmax, cos(2πft/Lmax),
+// -sin(2πft/Lmax) for f in filterBands], an MLP of two hidden layers of
+// `order` units, and fixed per-channel decay rates δ spread between
+// ln(0.01)/1.5 and ln(0.01)/0.3 (Hyena's exponential modulation: at the
+// last position the window is between 0.05 and 2e-7). Hyena's MLP uses a
+// sine activation; kernels has none, so this one uses tanh (a documented
+// departure: every op stays one the CUDA backend already lowers).
+//
+// The filter depends only on parameters and positions, so it is built once
+// per graph ([K, D] for K = min(L, Lmax) taps) and used as a convolution
+// kernel.
+type implicitFilter struct {
+	l1, l2, l3 *dense
+	rate       []float64 // |δ_d|
+	norm, taps int       // Lmax for positions; taps: Lmax, or 0 = as long as the sequence
+}
+
+func newImplicitFilter(name string, d, order, maxLen int, rng *rand.Rand) *implicitFilter {
+	f := &implicitFilter{norm: maxLen, taps: maxLen}
+	if maxLen <= 0 {
+		f.norm, f.taps = filterNorm, 0
+	}
+	e := 1 + 2*len(filterBands)
+	f.l1 = newDense(name+".mlp1", e, order, true, 1/math.Sqrt(float64(e)), rng)
+	f.l2 = newDense(name+".mlp2", order, order, true, 1/math.Sqrt(float64(order)), rng)
+	f.l3 = newDense(name+".mlp3", order, d, false, 1/math.Sqrt(float64(order)), rng)
+	for _, l := range []*dense{f.l1, f.l2} {
+		l.B.Value.Uniform(rng, -0.5, 0.5)
+	}
+	lo, hi := math.Log(1e-2)/1.5, math.Log(1e-2)/0.3
+	for i := 0; i < d; i++ {
+		f.rate = append(f.rate, -(lo + (hi-lo)*float64(i)/float64(max(1, d-1))))
+	}
+	return f
+}
+
+func (f *implicitFilter) params() []*kernels.Param {
+	return append(append(f.l1.params(), f.l2.params()...), f.l3.params()...)
+}
+
+// k is the number of taps for a sequence of L.
+func (f *implicitFilter) k(L int) int {
+	if f.taps > 0 {
+		return min(L, f.taps)
+	}
+	return L
+}
+
+// features returns z(t) for t < k, [k, E].
+func (f *implicitFilter) features(k int) *kernels.Tensor {
+	e := 1 + 2*len(filterBands)
+	z := kernels.New(k, e)
+	for t := 0; t < k; t++ {
+		p := float64(t) / float64(f.norm)
+		row := z.Data[t*e : (t+1)*e]
+		row[0] = float32(p)
+		for i, fr := range filterBands {
+			row[1+2*i] = float32(math.Cos(2 * math.Pi * fr * p))
+			row[2+2*i] = float32(-math.Sin(2 * math.Pi * fr * p))
+		}
+	}
+	return z
+}
+
+// window returns exp(-|δ_d|·t/Lmax), [k, D].
+func (f *implicitFilter) window(k int) *kernels.Tensor {
+	d := len(f.rate)
+	w := kernels.New(k, d)
+	for t := 0; t < k; t++ {
+		for i, r := range f.rate {
+			w.Data[t*d+i] = float32(math.Exp(-r * float64(t) / float64(f.norm)))
+		}
+	}
+	return w
+}
+
+// build returns the filter h [K, D] for a sequence of L.
+func (f *implicitFilter) build(g *kernels.Graph, L int) *kernels.Node {
+	k := f.k(L)
+	z := g.Const("filter_pos", f.features(k))
+	h := g.Act(kernels.Tanh, f.l1.apply(g, z))
+	h = g.Act(kernels.Tanh, f.l2.apply(g, h))
+	return g.Mul(f.l3.apply(g, h), g.Const("filter_window", f.window(k)))
+}
+
+// rows computes the first k filter taps in plain Go, [k·D].
+func (f *implicitFilter) rows(k int) []float32 {
+	z, win := f.features(k), f.window(k)
+	h1, h2 := make([]float32, k*f.l1.out), make([]float32, k*f.l2.out)
+	out := make([]float32, k*f.l3.out)
+	f.l1.step(z.Data, h1)
+	for i, v := range h1 {
+		h1[i] = kernels.Tanh.Eval(v)
+	}
+	f.l2.step(h1, h2)
+	for i, v := range h2 {
+		h2[i] = kernels.Tanh.Eval(v)
+	}
+	f.l3.step(h2, out)
+	for i := range out {
+		out[i] *= win.Data[i]
+	}
+	return out
+}
+
+// cacheBytes is the recurrent cache after L tokens: the last min(L, K-1)
+// inputs of d channels (all L when the filter is as long as the sequence).
+func (f *implicitFilter) cacheBytes(L, d int) int64 {
+	n := L
+	if f.taps > 0 {
+		n = min(L, f.taps-1)
+	}
+	return int64(n*d) * 4
+}
+
+// step convolves one token per sequence, u [B, C] → y [B, C], with the
+// cache c [n, B, C] of past inputs (time-major, newest last) at position
+// pos, then appends u and drops what the filter no longer reaches.
+func (f *implicitFilter) step(c *kernels.Tensor, pos int, u, y []float32) {
+	d := len(f.rate)
+	k := pos + 1
+	if f.taps > 0 {
+		k = min(k, f.taps)
+	}
+	h := f.rows(k)
+	n, row := c.Shape[0], len(u)
+	for i := range y {
+		y[i] = h[i%d] * u[i]
+	}
+	for j := 1; j < k && j <= n; j++ { // lag j reads cache entry n-j
+		past := c.Data[(n-j)*row : (n-j+1)*row]
+		hj := h[j*d : (j+1)*d]
+		for i := range y {
+			y[i] += hj[i%d] * past[i]
+		}
+	}
+	c.Data = append(c.Data, u...)
+	c.Shape[0]++
+	if f.taps > 0 && c.Shape[0] > f.taps-1 {
+		c.Data = c.Data[row:]
+		c.Shape[0]--
+	}
+}
