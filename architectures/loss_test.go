@@ -10,9 +10,28 @@ import (
 
 // Model.Loss (the fused head and loss) gives the loss and every parameter's
 // gradient of CrossEntropy(Logits): bound 1e-5 of the largest gradient of
-// each parameter, 1e-6 relative on the loss. It also passes GradCheck.
+// each parameter, 1e-6 relative on the loss. It also passes GradCheck. The
+// tied model's head is the token embedding (one parameter fewer).
 func TestModelLossMatchesLogits(t *testing.T) {
-	m := tinyModel(t, "linear, softmax", "mlp", "layernorm")
+	for _, tied := range []bool{false, true} {
+		t.Run(map[bool]string{false: "untied", true: "tied"}[tied], func(t *testing.T) {
+			cfg := ModelConfig{Vocab: 11, D: 8, Heads: 2, Layers: 2, MaxLen: 9, Mix: "linear, softmax",
+				Channel: "mlp", MLPRatio: 2, Norm: "layernorm", Position: "learned", Chunk: 4, TieEmbeddings: tied}
+			m, err := NewModel(cfg, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.TieEmbeddings = !tied
+			other, _ := NewModel(cfg, 3)
+			if d := len(other.Params()) - len(m.Params()); d != map[bool]int{false: -1, true: 1}[tied] {
+				t.Fatalf("tied=%v: %d parameters, untwinned model %d", tied, len(m.Params()), len(other.Params()))
+			}
+			checkLoss(t, m)
+		})
+	}
+}
+
+func checkLoss(t *testing.T, m *Model) {
 	rng := rand.New(rand.NewPCG(6, 6))
 	ids := kernels.NewInts(2, 9)
 	for i := range ids.Ints {

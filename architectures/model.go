@@ -9,7 +9,8 @@ import (
 
 // ModelConfig describes the stack: token (+ learned position) embeddings,
 // Layers pre-norm residual blocks of [norm, token mixer(s), residual, norm,
-// channel mixer, residual], a final norm and an untied LM head.
+// channel mixer, residual], a final norm and the LM head: its own weight, or
+// the token embedding (TieEmbeddings).
 type ModelConfig struct {
 	Vocab, D, Heads, Layers int
 	MaxLen                  int    // longest sequence (position table size)
@@ -19,6 +20,11 @@ type ModelConfig struct {
 	Norm                    string // layernorm | rmsnorm
 	Position                string // learned | none
 	Chunk                   int
+	// TieEmbeddings makes the LM head the token embedding (logits = x·Eᵀ).
+	TieEmbeddings bool
+	// EmbedDropout is the dropout probability after the embeddings, in
+	// [0, 1); it acts only in the training loss (TrainLoss with a key).
+	EmbedDropout float64
 }
 
 // Block is one residual layer; several mixers in a layer are summed.
@@ -55,6 +61,8 @@ func NewModel(cfg ModelConfig, seed uint64) (*Model, error) {
 		return nil, inputErr("model.mlp_ratio = %d: must be positive", cfg.MLPRatio)
 	case cfg.Position != "learned" && cfg.Position != "none":
 		return nil, inputErr("model.position = %q: allowed: learned, none", cfg.Position)
+	case !(cfg.EmbedDropout >= 0 && cfg.EmbedDropout < 1):
+		return nil, inputErr("model.embed_dropout = %v: must be in [0, 1)", cfg.EmbedDropout)
 	}
 	stack, err := hybrid.Parse(cfg.Mix)
 	if err != nil {
@@ -101,7 +109,9 @@ func NewModel(cfg ModelConfig, seed uint64) (*Model, error) {
 	if m.final, err = newNorm(cfg.Norm, "final_norm", cfg.D); err != nil {
 		return nil, err
 	}
-	m.head = newDense("lm_head", cfg.D, cfg.Vocab, false, 0.02, rng)
+	if !cfg.TieEmbeddings {
+		m.head = newDense("lm_head", cfg.D, cfg.Vocab, false, 0.02, rng)
+	}
 	return m, nil
 }
 
@@ -122,6 +132,9 @@ func (m *Model) Params() []*kernels.Param {
 		}
 	}
 	ps = append(ps, m.final.params()...)
+	if m.head == nil {
+		return ps
+	}
 	return append(ps, m.head.params()...)
 }
 
@@ -137,11 +150,20 @@ func (m *Model) ParamCount() int64 {
 // Hidden builds the stack up to (not including) the final norm: ids [B, L]
 // integer → [B, L, D].
 func (m *Model) Hidden(g *kernels.Graph, ids *kernels.Node, form Form) *kernels.Node {
+	return m.hidden(g, ids, nil, form)
+}
+
+// hidden is Hidden with embedding dropout when key (an integer input [1],
+// the step's mask key) is not nil and the model has EmbedDropout.
+func (m *Model) hidden(g *kernels.Graph, ids, key *kernels.Node, form Form) *kernels.Node {
 	b, l := ids.Shape[0], ids.Shape[1]
 	x := g.Gather(g.Param(m.tok), ids) // [B, L, D]
 	if m.pos != nil {
 		pos := g.Reshape(g.Slice(g.Param(m.pos), 0, 0, l), l*m.Config.D)
 		x = g.Reshape(g.AddRowVec(g.Reshape(x, b, l*m.Config.D), pos), b, l, m.Config.D)
+	}
+	if key != nil && m.Config.EmbedDropout > 0 {
+		x = g.Dropout(x, key, float32(m.Config.EmbedDropout))
 	}
 	for _, blk := range m.Blocks {
 		h := blk.norm1.build(g, x)
@@ -167,12 +189,16 @@ func (m *Model) Hidden(g *kernels.Graph, ids *kernels.Node, form Form) *kernels.
 // head act on each position alone, so computing them only where there is a
 // target is exact and skips most of the head's work.
 func (m *Model) Logits(g *kernels.Graph, ids, at *kernels.Node, form Form) *kernels.Node {
-	return m.head.apply(g, m.headInput(g, ids, at, form))
+	x := m.headInput(g, ids, at, nil, form)
+	if m.head == nil {
+		return g.MatMul(x, g.Param(m.tok), false, true)
+	}
+	return m.head.apply(g, x)
 }
 
 // headInput is the final norm of the hidden state at positions at: [K, D].
-func (m *Model) headInput(g *kernels.Graph, ids, at *kernels.Node, form Form) *kernels.Node {
-	h := m.Hidden(g, ids, form)
+func (m *Model) headInput(g *kernels.Graph, ids, at, key *kernels.Node, form Form) *kernels.Node {
+	h := m.hidden(g, ids, key, form)
 	b, l := ids.Shape[0], ids.Shape[1]
 	rows := g.Gather(g.Reshape(h, b*l, m.Config.D), at)
 	return m.final.build(g, rows)
@@ -183,12 +209,25 @@ func (m *Model) headInput(g *kernels.Graph, ids, at *kernels.Node, form Form) *k
 // the one place the head meets the loss: the head and the loss are one op
 // (kernels.LinearCrossEntropy), which never holds the [K, Vocab] logits.
 func (m *Model) Loss(g *kernels.Graph, ids, at, targets *kernels.Node, form Form) *kernels.Node {
-	x := m.headInput(g, ids, at, form)
+	return m.TrainLoss(g, ids, at, targets, nil, form)
+}
+
+// TrainLoss is Loss with the training-only parts: embedding dropout under
+// key, an integer input [1] the trainer sets to a new mask key every step
+// (kernels.DropoutKey). With key nil, or no EmbedDropout, it is Loss.
+func (m *Model) TrainLoss(g *kernels.Graph, ids, at, targets, key *kernels.Node, form Form) *kernels.Node {
+	x := m.headInput(g, ids, at, key, form)
+	if m.head == nil { // tied: the head is Eᵀ, [D, V]
+		return g.LinearCrossEntropy(x, g.Transpose(g.Param(m.tok), 1, 0), targets)
+	}
 	if m.head.B != nil { // the fused op has no bias; the LM head is built without one
 		return g.CrossEntropy(m.head.apply(g, x), targets)
 	}
 	return g.LinearCrossEntropy(x, g.Param(m.head.W), targets)
 }
+
+// NeedsKey reports whether TrainLoss uses a dropout key.
+func (m *Model) NeedsKey() bool { return m.Config.EmbedDropout > 0 }
 
 // StateBytes sums the recurrent state of every mixer for one sequence of L.
 func (m *Model) StateBytes(L int) int64 {
@@ -204,7 +243,7 @@ func (m *Model) StateBytes(L int) int64 {
 // FLOPs is the forward cost per token at length L: mixers, channel mixers
 // and the LM head (at every position, as in decoding).
 func (m *Model) FLOPs(L int) float64 {
-	f := m.head.flops()
+	f := 2 * float64(m.Config.D) * float64(m.Config.Vocab) // the LM head, tied or not
 	for _, b := range m.Blocks {
 		for _, mx := range b.Mixers {
 			f += mx.FLOPs(L)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,18 +25,32 @@ model: {d_model: 8, heads: 2, layers: 1, mixer: softmax}
 train: {batch: 8, steps: 40, eval_every: 10, checkpoint_every: 5}
 `
 
-func tinySpec(t *testing.T) *Spec {
+// tinyRecipe is tiny with the Zoology recipe's parts: tied embeddings,
+// embedding dropout, a constant schedule without warmup.
+const tinyRecipe = `name: tiny
+task: {name: mqar, vocab: 32, seq_len: 16, kv_pairs: 2, train_examples: 64}
+eval:
+  - {seq_len: 16, kv_pairs: 2, examples: 40}
+model: {d_model: 8, heads: 2, layers: 1, mixer: softmax, tie_embeddings: true, embed_dropout: 0.1, channel: none}
+train: {batch: 8, steps: 40, eval_every: 10, checkpoint_every: 5, schedule: constant, warmup: 0}
+`
+
+func tinySpec(t *testing.T) *Spec { return tinySpecOf(t, tiny) }
+
+func tinySpecOf(t *testing.T, src string) *Spec {
 	t.Helper()
-	s, err := Parse([]byte(tiny), "tiny.yaml")
+	s, err := Parse([]byte(src), "tiny.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func tinyTrial(t *testing.T) (*Prepared, *store.DB) {
+func tinyTrial(t *testing.T) (*Prepared, *store.DB) { return tinyTrialOf(t, tiny) }
+
+func tinyTrialOf(t *testing.T, src string) (*Prepared, *store.DB) {
 	t.Helper()
-	trials, err := tinySpec(t).Expand()
+	trials, err := tinySpecOf(t, src).Expand()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +119,21 @@ func (c cancelAt) Step(s int, _, _ float64) {
 }
 
 // A cancelled trial resumes from its checkpoint and ends with exactly the
-// numbers of an uninterrupted run; a finished trial is skipped.
+// numbers of an uninterrupted run (dropout masks included); a finished
+// trial is skipped.
 func TestCancelAndResume(t *testing.T) {
-	p, db := tinyTrial(t)
+	for name, src := range map[string]string{"plain": tiny, "recipe": tinyRecipe} {
+		t.Run(name, func(t *testing.T) { cancelAndResume(t, src) })
+	}
+}
+
+func cancelAndResume(t *testing.T, src string) {
+	p, db := tinyTrialOf(t, src)
 	want := runTrial(p, 0, 1, "test", cpuBackend{}, opts(t, db))
 	if want.Status != "done" {
 		t.Fatalf("%+v", want)
 	}
-	s := tinySpec(t)
+	s := tinySpecOf(t, src)
 	db2 := openDB(t, filepath.Join(t.TempDir(), "b.sqlite"))
 	ctx, cancel := context.WithCancel(context.Background())
 	o := opts(t, db2)
@@ -223,4 +245,35 @@ func TestKillNine(t *testing.T) {
 	if err != nil || outs[0].RunID != runs[0].ID || outs[0].ResumedAt <= 0 {
 		t.Fatalf("resume after kill: %v %+v (resumed at %d)", err, outs, resumedAt)
 	}
+}
+
+// train.stop_at ends a trial at the first eval that reaches it, records the
+// step, and the run's results are that eval's.
+func TestStopAt(t *testing.T) {
+	p, db := tinyTrialOf(t, strings.Replace(tiny, "checkpoint_every: 5}", "checkpoint_every: 5, stop_at: 0.01}", 1))
+	o := runTrial(p, 0, 1, "test", cpuBackend{}, opts(t, db))
+	if o.Status != "done" || len(o.Results) != 1 || o.Results[0].Accuracy < 0.01 {
+		t.Fatalf("%+v", o)
+	}
+	ms, err := stopped(db, o.RunID)
+	if err != nil || len(ms) != 1 || ms[0].Value != 10 {
+		t.Fatalf("stopped_at metrics %+v (%v), want one at step 10", ms, err)
+	}
+	// Without the rule the same trial runs its 40 steps.
+	p, db = tinyTrial(t)
+	o = runTrial(p, 0, 1, "test", cpuBackend{}, opts(t, db))
+	if ms, _ := stopped(db, o.RunID); len(ms) != 0 {
+		t.Fatalf("a run without stop_at logged %+v", ms)
+	}
+}
+
+func stopped(db *store.DB, id string) ([]store.Metric, error) {
+	all, err := db.Metrics(id)
+	var out []store.Metric
+	for _, m := range all {
+		if m.Name == StoppedMetric {
+			out = append(out, m)
+		}
+	}
+	return out, err
 }

@@ -78,6 +78,11 @@ type ModelSpec struct {
 	Norm     string `yaml:"norm" json:"norm"`           // layernorm | rmsnorm; default layernorm
 	Position string `yaml:"position" json:"position"`   // learned | none; default learned
 	Chunk    int    `yaml:"chunk" json:"chunk"`         // chunk size of chunked mixers; default 64
+	// TieEmbeddings makes the LM head the token embedding; default false.
+	TieEmbeddings bool `yaml:"tie_embeddings" json:"tie_embeddings,omitempty"`
+	// EmbedDropout is a seeded dropout after the embeddings, in [0, 1);
+	// default 0 (none).
+	EmbedDropout float64 `yaml:"embed_dropout" json:"embed_dropout,omitempty"`
 
 	// Stack is Mixer parsed and broadcast to Layers layers (set by Load,
 	// Parse and Expand; not serialised).
@@ -87,7 +92,8 @@ type ModelSpec struct {
 // TrainSpec is the optimisation.
 type TrainSpec struct {
 	Batch           int     `yaml:"batch" json:"batch"`                       // default 64
-	Steps           int     `yaml:"steps" json:"steps"`                       // required, > 0
+	Steps           int     `yaml:"steps" json:"steps"`                       // required unless epochs is given, > 0
+	Epochs          float64 `yaml:"epochs" json:"epochs,omitempty"`           // passes over task.train_examples: steps = ceil(epochs·train_examples/batch); instead of steps
 	LR              float64 `yaml:"lr" json:"lr"`                             // default 1e-3
 	WeightDecay     float64 `yaml:"weight_decay" json:"weight_decay"`         // default 0.1
 	Warmup          float64 `yaml:"warmup" json:"warmup"`                     // fraction of steps below 1, whole steps from 1; default 0.1
@@ -96,12 +102,17 @@ type TrainSpec struct {
 	Beta2           float64 `yaml:"beta2" json:"beta2"`                       // default 0.98
 	EvalEvery       int     `yaml:"eval_every" json:"eval_every"`             // steps between evals, 0 = only at the end; default steps/10
 	EvalExamples    int     `yaml:"eval_examples" json:"eval_examples"`       // default size of an eval set; default 1000
-	CheckpointEvery int     `yaml:"checkpoint_every" json:"checkpoint_every"` // reserved; default 0
+	CheckpointEvery int     `yaml:"checkpoint_every" json:"checkpoint_every"` // default steps/10
+	Schedule        string  `yaml:"schedule" json:"schedule"`                 // cosine (to min_lr_ratio·lr) | constant; default cosine
+	MinLRRatio      float64 `yaml:"min_lr_ratio" json:"min_lr_ratio"`         // where cosine ends, as a fraction of lr; default 0.1
+	StopAt          float64 `yaml:"stop_at" json:"stop_at,omitempty"`         // stop once eval accuracy on stop_eval reaches this at an eval; 0 = off
+	StopEval        string  `yaml:"stop_eval" json:"stop_eval,omitempty"`     // the eval set stop_at reads; default the first
 }
 
 // The enumerations and limits of a spec.
 var (
 	norms     = []string{"layernorm", "rmsnorm"}
+	schedules = []string{"cosine", "constant"}
 	positions = []string{"learned", "none"}
 	nameRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	paramRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -113,7 +124,8 @@ func defaultSpec() *Spec {
 		Seed:  1,
 		Task:  TaskSpec{TrainExamples: 20000, Params: map[string]float64{}},
 		Model: ModelSpec{Heads: 1, Layers: 2, Channel: "mlp", MLPRatio: 4, Norm: "layernorm", Position: "learned", Chunk: 64},
-		Train: TrainSpec{Batch: 64, LR: 1e-3, WeightDecay: 0.1, Warmup: 0.1, Clip: 1, Beta1: 0.9, Beta2: 0.98, EvalExamples: 1000},
+		Train: TrainSpec{Batch: 64, LR: 1e-3, WeightDecay: 0.1, Warmup: 0.1, Clip: 1, Beta1: 0.9, Beta2: 0.98, EvalExamples: 1000,
+			Schedule: "cosine", MinLRRatio: 0.1},
 	}
 }
 
@@ -480,6 +492,18 @@ func (d *decoder) float(n *yaml.Node, path string) (float64, error) {
 	return 0, d.fail(path, n.Line, show(n), "must be a number", "")
 }
 
+func (d *decoder) bool(n *yaml.Node, path string) (bool, error) {
+	n, err := d.scalar(n, path, "true or false")
+	if err != nil {
+		return false, err
+	}
+	var b bool
+	if n.ShortTag() == "!!bool" && n.Decode(&b) == nil {
+		return b, nil
+	}
+	return false, d.fail(path, n.Line, show(n), "must be true or false", "")
+}
+
 func (d *decoder) str(n *yaml.Node, path string) (string, error) {
 	n, err := d.scalar(n, path, "a string")
 	if err != nil {
@@ -497,7 +521,6 @@ func (d *decoder) spec(root *yaml.Node, withSweep bool) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	top := []string{"name", "seed", "task", "eval", "model", "train", "sweep"}
 	for _, kv := range pairs {
 		k, v := kv[0].Value, kv[1]
 		switch k {
@@ -571,6 +594,12 @@ func (d *decoder) fields(n *yaml.Node, path string, ptr any) error {
 				return err
 			}
 			f.SetString(x)
+		case reflect.Bool:
+			x, err := d.bool(kv[1], p)
+			if err != nil {
+				return err
+			}
+			f.SetBool(x)
 		default:
 			panic("experiments: field " + p + " has an unsupported type")
 		}
@@ -665,6 +694,24 @@ func (d *decoder) evalSet(n *yaml.Node, path string, e *EvalSpec) error {
 // spec and parses the mixer.
 func (d *decoder) finalize(s *Spec) error {
 	s.defaulted = map[string]any{}
+	_, hasSteps := d.lines["train.steps"]
+	if _, ok := d.lines["train.epochs"]; ok {
+		ftoa := strconv.FormatFloat(s.Train.Epochs, 'g', -1, 64)
+		if hasSteps {
+			return d.fail("train.epochs", d.line("train.epochs"), ftoa, "is given with train.steps", "one of train.steps or train.epochs")
+		}
+		if err := d.check(s.Train.Epochs > 0 && s.Train.Epochs <= 1e6, "train.epochs", ftoa, "must be a positive number up to 1e6", ""); err != nil {
+			return err
+		}
+		if s.Task.TrainExamples > 0 && s.Train.Batch > 0 {
+			steps := math.Ceil(s.Train.Epochs * float64(s.Task.TrainExamples) / float64(s.Train.Batch))
+			if steps > 1<<31 {
+				return d.fail("train.epochs", d.line("train.epochs"), ftoa, fmt.Sprintf("gives %.3g steps", steps), "at most 2^31 steps")
+			}
+			s.Train.Steps = int(steps)
+			s.defaulted["train.steps"] = s.Train.Steps
+		}
+	}
 	if _, ok := d.lines["train.eval_every"]; !ok {
 		s.Train.EvalEvery = max(0, s.Train.Steps/10)
 		s.defaulted["train.eval_every"] = s.Train.EvalEvery
@@ -771,9 +818,16 @@ func (d *decoder) validate(s *Spec) error {
 		_, ok := d.lines[path]
 		return d.check(ok, path, "", "required", "a positive integer")
 	}
+	_, byEpochs := d.lines["train.epochs"]
 	for _, err := range []error{
 		required("model.d_model"),
-		required("train.steps"),
+		func() error {
+			if byEpochs {
+				return nil
+			}
+			_, ok := d.lines["train.steps"]
+			return d.check(ok, "train.steps", "", "required", "a positive integer, or train.epochs")
+		}(),
 		positive("model.d_model", m.DModel),
 		positive("model.heads", m.Heads),
 		d.check(m.Heads <= 0 || m.DModel <= 0 || m.DModel%m.Heads == 0, "model.heads", itoa(m.Heads),
@@ -797,6 +851,11 @@ func (d *decoder) validate(s *Spec) error {
 		nonNegative("train.eval_every", t.EvalEvery),
 		positive("train.eval_examples", t.EvalExamples),
 		nonNegative("train.checkpoint_every", t.CheckpointEvery),
+		d.check(slices.Contains(schedules, t.Schedule), "train.schedule", q(t.Schedule), "", strings.Join(schedules, ", ")),
+		d.check(t.MinLRRatio >= 0 && t.MinLRRatio <= 1, "train.min_lr_ratio", ftoa(t.MinLRRatio), "must be in [0, 1]", ""),
+		d.check(t.StopAt >= 0 && t.StopAt <= 1, "train.stop_at", ftoa(t.StopAt), "must be an accuracy in (0, 1], or 0 for no early stop", ""),
+		d.check(t.StopEval == "" || t.StopAt > 0, "train.stop_eval", q(t.StopEval), "is set without train.stop_at", "train.stop_at: an accuracy", "train.stop_at"),
+		d.check(!(m.EmbedDropout < 0 || m.EmbedDropout >= 1), "model.embed_dropout", ftoa(m.EmbedDropout), "must be in [0, 1)", ""),
 	} {
 		if err != nil {
 			return err
@@ -814,6 +873,15 @@ func (d *decoder) validate(s *Spec) error {
 		seen[e.Name] = i
 		if err := positive(p+".examples", e.Examples); err != nil {
 			return err
+		}
+	}
+	if t.StopEval != "" {
+		if _, ok := seen[t.StopEval]; !ok {
+			names := make([]string, len(s.Eval))
+			for i, e := range s.Eval {
+				names[i] = e.Name
+			}
+			return d.fail("train.stop_eval", d.line("train.stop_eval"), q(t.StopEval), "names no eval set", strings.Join(names, ", "))
 		}
 	}
 	return d.mixer(m)
@@ -999,4 +1067,46 @@ func (m mapNode) params(p map[string]float64) {
 	for _, k := range keys {
 		m.add(k, p[k])
 	}
+}
+
+// trainJSON is TrainSpec's JSON form: the fields added after runs were
+// first stored (schedule, min_lr_ratio) are left out at their defaults, so
+// the canonical JSON, and with it every trial key, of a spec that does not
+// use them is what it was (stored runs still resume).
+type trainJSON struct {
+	trainAlias
+	Schedule   *string  `json:"schedule,omitempty"`
+	MinLRRatio *float64 `json:"min_lr_ratio,omitempty"`
+}
+
+type trainAlias TrainSpec
+
+// MarshalJSON writes the train section, new fields only when not default.
+func (t TrainSpec) MarshalJSON() ([]byte, error) {
+	j := trainJSON{trainAlias: trainAlias(t)}
+	if t.Schedule != "cosine" {
+		j.Schedule = &t.Schedule
+	}
+	if t.MinLRRatio != 0.1 {
+		j.MinLRRatio = &t.MinLRRatio
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: a missing schedule is
+// cosine and a missing min_lr_ratio 0.1.
+func (t *TrainSpec) UnmarshalJSON(data []byte) error {
+	var j trainJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*t = TrainSpec(j.trainAlias)
+	t.Schedule, t.MinLRRatio = "cosine", 0.1
+	if j.Schedule != nil {
+		t.Schedule = *j.Schedule
+	}
+	if j.MinLRRatio != nil {
+		t.MinLRRatio = *j.MinLRRatio
+	}
+	return nil
 }

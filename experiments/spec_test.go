@@ -36,7 +36,7 @@ func TestLoadDefaults(t *testing.T) {
 		Model: ModelSpec{DModel: 64, Heads: 1, Layers: 2, Mixer: "softmax", Channel: "mlp", MLPRatio: 4,
 			Norm: "layernorm", Position: "learned", Chunk: 64},
 		Train: TrainSpec{Batch: 64, Steps: 1000, LR: 1e-3, WeightDecay: 0.1, Warmup: 0.1, Clip: 1, Beta1: 0.9, Beta2: 0.98,
-			EvalEvery: 100, EvalExamples: 1000, CheckpointEvery: 0},
+			EvalEvery: 100, EvalExamples: 1000, CheckpointEvery: 0, Schedule: "cosine", MinLRRatio: 0.1},
 	}
 	got := *s
 	got.file, got.defaulted = "", nil
@@ -68,7 +68,7 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("model %+v", m)
 	}
 	want := TrainSpec{Batch: 32, Steps: 2000, LR: 3e-3, WeightDecay: 0, Warmup: 200, Clip: 0, Beta1: 0.8, Beta2: 0.95,
-		EvalEvery: 0, EvalExamples: 250, CheckpointEvery: 500}
+		EvalEvery: 0, EvalExamples: 250, CheckpointEvery: 500, Schedule: "cosine", MinLRRatio: 0.1}
 	if s.Train != want {
 		t.Errorf("train %+v, want %+v", s.Train, want)
 	}
@@ -183,6 +183,16 @@ func TestParseErrors(t *testing.T) {
 		{name: "eval_every", old: "lr:", new: "eval_every: -1", want: []string{"train.eval_every = -1: must be a non-negative integer"}},
 		{name: "eval_examples", old: "lr:", new: "eval_examples: 0", want: []string{"train.eval_examples = 0: must be a positive integer"}},
 		{name: "checkpoint_every", old: "lr:", new: "checkpoint_every: -1", want: []string{"train.checkpoint_every = -1: must be a non-negative integer"}},
+		{name: "epochs with steps", old: "lr:", new: "epochs: 2", want: []string{"train.epochs = 2: is given with train.steps; allowed: one of train.steps or train.epochs"}},
+		{name: "epochs zero", old: "steps:", new: "epochs: 0", want: []string{"train.epochs = 0: must be a positive number"}},
+		{name: "epochs string", old: "steps:", new: "epochs: many", want: []string{`train.epochs = "many": must be a number`}},
+		{name: "schedule", old: "lr:", new: "schedule: linear", want: []string{`train.schedule = "linear": allowed: cosine, constant`}},
+		{name: "min_lr_ratio", old: "lr:", new: "min_lr_ratio: 2", want: []string{"train.min_lr_ratio = 2: must be in [0, 1]"}},
+		{name: "stop_at", old: "lr:", new: "stop_at: 1.5", want: []string{"train.stop_at = 1.5: must be an accuracy in (0, 1]"}},
+		{name: "stop_eval alone", old: "lr:", new: "stop_eval: L64_kv4", want: []string{`train.stop_eval = "L64_kv4": is set without train.stop_at`}},
+		{name: "stop_eval unknown", old: "lr:", new: "stop_at: 0.99\nstop_eval: L128", want: []string{`train.stop_eval = "L128": names no eval set; allowed: L64_kv4`}},
+		{name: "tie_embeddings", old: "channel:", new: "tie_embeddings: yes please", want: []string{`model.tie_embeddings = "yes please": must be true or false`}},
+		{name: "embed_dropout", old: "channel:", new: "embed_dropout: 1", want: []string{"model.embed_dropout = 1: must be in [0, 1)"}},
 		{name: "alias before anchor", src: strings.Replace(base, "batch: 64", "batch: *x", 1) + "x: &x [1]\n", want: []string{"not valid YAML"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -356,4 +366,37 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// train.epochs gives the steps from the pool and the batch, again for
+// each trial of a sweep over the batch; the recipe fields decode.
+func TestEpochsAndRecipe(t *testing.T) {
+	src := strings.Replace(base, "  steps: 100\n", "  epochs: 2.5\n  schedule: constant\n  warmup: 0\n  stop_at: 0.99\n", 1)
+	src = strings.Replace(src, "  channel: mlp\n", "  channel: none\n  tie_embeddings: true\n  embed_dropout: 0.1\n", 1)
+	src += "sweep:\n  train.batch: [64, 100]\n"
+	s, err := Parse([]byte(src), "r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, err := s.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{782, 500} { // ceil(2.5·20000/64), 2.5·20000/100
+		tr := trials[i].Spec.Train
+		if tr.Steps != want || tr.EvalEvery != want/10 {
+			t.Errorf("trial %d: steps %d eval_every %d, want %d and %d", i, tr.Steps, tr.EvalEvery, want, want/10)
+		}
+		if tr.Schedule != "constant" || tr.Warmup != 0 || tr.StopAt != 0.99 {
+			t.Errorf("trial %d: %+v", i, tr)
+		}
+		m := trials[i].Spec.Model
+		if !m.TieEmbeddings || m.EmbedDropout != 0.1 {
+			t.Errorf("trial %d: %+v", i, m)
+		}
+		var back Spec
+		if err := json.Unmarshal(trials[i].Spec.JSON(), &back); err != nil || back.Train.Schedule != "constant" || back.Train.MinLRRatio != 0.1 {
+			t.Errorf("trial %d: JSON round trip gave %+v (%v)", i, back.Train, err)
+		}
+	}
 }

@@ -25,6 +25,12 @@ type stepper struct {
 	rows   []int
 	params []*kernels.Param
 	next   int
+	// key is the dropout key input (nil without dropout), set from
+	// keySeed and the step so that a resumed run draws the same masks.
+	key     *kernels.Node
+	keyBuf  []int32
+	keySeed uint64
+	done    int // steps taken (restored from checkpoints)
 }
 
 func newStepper(p *Prepared, b backend) (*stepper, error) {
@@ -39,8 +45,11 @@ func newStepper(p *Prepared, b backend) (*stepper, error) {
 	st := &stepper{pool: pool, f: newFeeder(g, p.Train, tr.Batch), rows: make([]int, tr.Batch), params: params}
 	var loss *kernels.Node
 	var grads []*kernels.Node
+	if p.Model.NeedsKey() {
+		st.key, st.keySeed = g.IntInput("dropout_key", 1), subSeed(s.Seed, "dropout")
+	}
 	err = kernels.Catch(func() {
-		loss = p.Model.Loss(g, st.f.ids, st.f.at, st.f.targets, architectures.Chunked)
+		loss = p.Model.TrainLoss(g, st.f.ids, st.f.at, st.f.targets, st.key, architectures.Chunked)
 		nodes := make([]*kernels.Node, len(params))
 		for i, pp := range params {
 			nodes[i] = g.Param(pp)
@@ -50,22 +59,36 @@ func newStepper(p *Prepared, b backend) (*stepper, error) {
 	if err != nil {
 		return nil, err
 	}
-	warm := int(tr.Warmup)
-	if tr.Warmup < 1 {
-		warm = int(tr.Warmup * float64(tr.Steps))
-	}
-	st.prog, err = b.compileTrain(g, loss, params, grads, kernels.AdamW{
-		LR: tr.LR, Beta1: tr.Beta1, Beta2: tr.Beta2, Eps: 1e-8, WeightDecay: tr.WeightDecay,
-		Clip: tr.Clip, Warmup: warm, Steps: tr.Steps, MinLRRatio: 0.1,
-	})
+	st.prog, err = b.compileTrain(g, loss, params, grads, adamW(tr))
 	if err != nil {
 		return nil, err
 	}
 	st.in = st.f.buffers(st.prog.ints)
+	if st.key != nil {
+		st.keyBuf = st.prog.ints(st.key)
+	}
 	st.pcg = rand.NewPCG(subSeed(s.Seed, "order"), 1)
 	st.rng = rand.New(st.pcg)
 	st.order = st.rng.Perm(pool.N)
 	return st, nil
+}
+
+// adamW is the optimizer a train section asks for: warmup (a fraction of
+// the steps below 1, whole steps from 1), then cosine to min_lr_ratio·lr,
+// or a constant rate (cosine from lr to lr).
+func adamW(tr TrainSpec) kernels.AdamW {
+	warm := int(tr.Warmup)
+	if tr.Warmup < 1 {
+		warm = int(tr.Warmup * float64(tr.Steps))
+	}
+	floor := tr.MinLRRatio
+	if tr.Schedule == "constant" {
+		floor = 1
+	}
+	return kernels.AdamW{
+		LR: tr.LR, Beta1: tr.Beta1, Beta2: tr.Beta2, Eps: 1e-8, WeightDecay: tr.WeightDecay,
+		Clip: tr.Clip, Warmup: warm, Steps: tr.Steps, MinLRRatio: floor,
+	}
 }
 
 func (st *stepper) swap(a, b int) { st.order[a], st.order[b] = st.order[b], st.order[a] }
@@ -84,6 +107,10 @@ func (st *stepper) step() (float64, error) {
 	if err := st.f.fill(st.in, st.pool, st.rows); err != nil {
 		return 0, err
 	}
+	if st.key != nil {
+		st.keyBuf[0] = kernels.DropoutKey(st.keySeed, st.done)
+	}
+	st.done++
 	return st.prog.train()
 }
 
@@ -171,5 +198,6 @@ func (st *stepper) restore(path string) (int, error) {
 		return 0, err
 	}
 	st.next = next
+	st.done = step
 	return step, nil
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,11 +23,15 @@ const MaxTrials = 10000
 
 // SweepAxis is one swept key: a dotted field (model.mixer, train.lr,
 // task.seq_len, seed) and either its list of values or, for model.mixer
-// only, a placement.
+// only, a placement. A joint axis moves several keys together: Key is its
+// label, Joint lists the dotted keys, and each value is a map from those
+// keys to their values in that row, e.g. the rows {task.seq_len: 64,
+// task.kv_pairs: 4, train.batch: 512} and {task.seq_len: 128, ...}.
 type SweepAxis struct {
 	Key    string     `yaml:"key" json:"key"`
-	Values []any      `yaml:"values,omitempty" json:"values,omitempty"` // as decoded from YAML: int, float64, string, bool, ...
+	Values []any      `yaml:"values,omitempty" json:"values,omitempty"` // as decoded from YAML: int, float64, string, bool, ...; map[string]any rows for a joint axis
 	Place  *Placement `yaml:"place,omitempty" json:"place,omitempty"`   // set instead of Values: every placement (see hybrid.Placements)
+	Joint  []string   `yaml:"joint,omitempty" json:"joint,omitempty"`   // the keys of a joint axis, in order
 	Line   int        `yaml:"-" json:"-"`                               // line of the key in the file; 0 when unknown
 
 	nodes []*yaml.Node // the values as written, decoded strictly per trial
@@ -68,7 +73,85 @@ func (t Trial) Key() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-var keyRE = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+var (
+	keyRE   = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+	labelRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+)
+
+// top is the spec's top-level keys: not labels of joint axes.
+var top = []string{"name", "seed", "task", "eval", "model", "train", "sweep"}
+
+// isJoint reports whether a sweep value is a list of mappings: a joint axis.
+func isJoint(v *yaml.Node) bool {
+	if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+		return false
+	}
+	for _, x := range v.Content {
+		if resolve(x).Kind != yaml.MappingNode {
+			return false
+		}
+	}
+	return true
+}
+
+// joint decodes a joint axis: a list of mappings from dotted keys to
+// values, every row with the same keys.
+func (d *decoder) joint(label string, line int, v *yaml.Node) (SweepAxis, error) {
+	path := "sweep." + label
+	ax := SweepAxis{Key: label, Line: line}
+	if !labelRE.MatchString(label) {
+		return ax, d.fail(path, line, "", "a list of mappings moves several keys together and needs a label as its key",
+			"a label such as setting (letters, digits, _), then rows of {dotted.key: value, ...}")
+	}
+	for r, x := range v.Content {
+		pairs, err := d.pairs(resolve(x), fmt.Sprintf("%s[%d]", path, r), "a mapping of dotted keys to values")
+		if err != nil {
+			return ax, err
+		}
+		row := map[string]any{}
+		var keys []string
+		for _, kv := range pairs {
+			k := kv[0].Value
+			if err := checkKey(d.file, kv[0].Line, k); err != nil {
+				return ax, err
+			}
+			var val any
+			if err := kv[1].Decode(&val); err != nil {
+				return ax, d.fail(path+"."+k, kv[1].Line, show(kv[1]), "cannot be decoded: "+err.Error(), "")
+			}
+			row[k] = val
+			keys = append(keys, k)
+		}
+		if r == 0 {
+			ax.Joint = keys
+		} else if !sameKeys(ax.Joint, keys) {
+			return ax, d.fail(fmt.Sprintf("%s[%d]", path, r), x.Line, show(x), "sets other keys than the first row",
+				"every row sets "+strings.Join(ax.Joint, ", "))
+		}
+		ax.Values = append(ax.Values, row)
+		ax.nodes = append(ax.nodes, resolve(x))
+	}
+	if len(ax.Joint) == 0 {
+		return ax, d.fail(path, line, "", "its rows set no keys", "rows of {dotted.key: value, ...}")
+	}
+	return ax, nil
+}
+
+func sameKeys(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := map[string]bool{}
+	for _, k := range a {
+		set[k] = true
+	}
+	for _, k := range b {
+		if !set[k] {
+			return false
+		}
+	}
+	return true
+}
 
 // checkKey rejects sweep keys that cannot name a field: malformed, under
 // eval or sweep, a whole section, or deeper than section.field. Unknown field
@@ -110,6 +193,17 @@ func (d *decoder) sweep(n *yaml.Node) ([]SweepAxis, error) {
 	placed, layersKey := 0, 0
 	for _, kv := range pairs {
 		key, line := kv[0].Value, kv[0].Line
+		if isJoint(resolve(kv[1])) && !strings.Contains(key, ".") && !slices.Contains(top, key) {
+			ax, err := d.joint(key, line, resolve(kv[1]))
+			if err != nil {
+				return nil, err
+			}
+			if slices.Contains(ax.Joint, "model.layers") {
+				layersKey = line
+			}
+			axes = append(axes, ax)
+			continue
+		}
 		if err := checkKey(d.file, line, key); err != nil {
 			return nil, err
 		}
@@ -207,18 +301,32 @@ type axis struct {
 	nodes  []*yaml.Node
 	values []any
 	layers int // a placement: also set model.layers
+	lead   int // for the second and later keys of a joint axis, the index of its first key's axis; else -1
 }
 
 // axes prepares the sweep for expansion, checking axes built in Go as
 // strictly as decoded ones.
 func (s *Spec) axes() ([]axis, error) {
-	out := make([]axis, len(s.Sweep))
+	var out []axis
 	placed := false
-	for i, ax := range s.Sweep {
+	for _, ax := range s.Sweep {
+		if ax.Joint != nil {
+			as, err := s.jointAxes(ax, len(out))
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range as {
+				if err := s.distinct(out, a, ax, placed); err != nil {
+					return nil, err
+				}
+				out = append(out, a)
+			}
+			continue
+		}
 		if err := checkKey(s.file, ax.Line, ax.Key); err != nil {
 			return nil, err
 		}
-		a := axis{key: ax.Key, line: ax.Line}
+		a := axis{key: ax.Key, line: ax.Line, lead: -1}
 		if ax.Place != nil {
 			if ax.Key != "model.mixer" {
 				return nil, &SpecError{File: s.file, Line: ax.Line, Field: "sweep." + ax.Key, Problem: "only model.mixer takes a placement"}
@@ -246,12 +354,69 @@ func (s *Spec) axes() ([]axis, error) {
 				}
 			}
 		}
-		for _, b := range out[:i] {
-			if b.key == a.key || placed && a.key == "model.layers" || a.layers > 0 && b.key == "model.layers" {
-				return nil, &SpecError{File: s.file, Line: ax.Line, Field: "sweep." + ax.Key, Problem: "is swept twice (model.layers is set by a placement)"}
-			}
+		if err := s.distinct(out, a, ax, placed && a.layers == 0); err != nil {
+			return nil, err
 		}
-		out[i] = a
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// distinct refuses an axis a whose key an earlier axis already sets.
+func (s *Spec) distinct(out []axis, a axis, ax SweepAxis, placed bool) error {
+	for _, b := range out {
+		if b.key == a.key || placed && a.key == "model.layers" || a.layers > 0 && b.key == "model.layers" || b.layers > 0 && a.key == "model.layers" {
+			return &SpecError{File: s.file, Line: ax.Line, Field: "sweep." + ax.Key, Value: a.key, Problem: "is swept twice (model.layers is set by a placement)"}
+		}
+	}
+	return nil
+}
+
+// jointAxes splits a joint axis into one axis per key, the later ones led
+// by the first (they take its index in the grid); first is the index the
+// first will have.
+func (s *Spec) jointAxes(ax SweepAxis, first int) ([]axis, error) {
+	path := "sweep." + ax.Key
+	if len(ax.Values) == 0 {
+		return nil, &SpecError{File: s.file, Line: ax.Line, Field: path, Value: "[]", Problem: "must list at least one row"}
+	}
+	out := make([]axis, len(ax.Joint))
+	for j, k := range ax.Joint {
+		if err := checkKey(s.file, ax.Line, k); err != nil {
+			return nil, err
+		}
+		out[j] = axis{key: k, line: ax.Line, lead: -1}
+		if j > 0 {
+			out[j].lead = first
+		}
+	}
+	for r, v := range ax.Values {
+		row, ok := v.(map[string]any)
+		if !ok || len(row) != len(ax.Joint) {
+			return nil, &SpecError{File: s.file, Line: ax.Line, Field: fmt.Sprintf("%s[%d]", path, r), Value: fmtValue(v),
+				Problem: "must set exactly the axis's keys", Allowed: strings.Join(ax.Joint, ", ")}
+		}
+		var rowNode *yaml.Node
+		if r < len(ax.nodes) {
+			rowNode = ax.nodes[r]
+		}
+		for j, k := range ax.Joint {
+			val, ok := row[k]
+			if !ok {
+				return nil, &SpecError{File: s.file, Line: ax.Line, Field: fmt.Sprintf("%s[%d]", path, r), Problem: "does not set " + k,
+					Allowed: "every row sets " + strings.Join(ax.Joint, ", ")}
+			}
+			n := valueNode(val)
+			if rowNode != nil {
+				for i := 0; i+1 < len(rowNode.Content); i += 2 {
+					if rowNode.Content[i].Value == k {
+						n = rowNode.Content[i+1]
+					}
+				}
+			}
+			out[j].nodes = append(out[j].nodes, n)
+			out[j].values = append(out[j].values, val)
+		}
 	}
 	return out, nil
 }
@@ -282,6 +447,9 @@ func (s *Spec) Expand() ([]Trial, error) {
 	}
 	total := 1
 	for _, a := range axes {
+		if a.lead >= 0 {
+			continue
+		}
 		if total *= len(a.nodes); total > MaxTrials {
 			return nil, &SpecError{File: s.file, Field: "sweep", Problem: fmt.Sprintf("the grid has more than %d trials", MaxTrials),
 				Allowed: "fewer values or fewer axes (or several spec files)"}
@@ -304,6 +472,9 @@ func (s *Spec) Expand() ([]Trial, error) {
 		var ovs []Override
 		var names []string
 		for i, a := range axes {
+			if a.lead >= 0 {
+				idx[i] = idx[a.lead]
+			}
 			setKey(root, a.key, cloneNode(a.nodes[idx[i]]), a.line)
 			ovs = append(ovs, Override{Key: a.key, Value: a.values[idx[i]]})
 			names = append(names, labels[i]+"="+quoteName(fmtValue(a.values[idx[i]])))
@@ -339,6 +510,9 @@ func (s *Spec) Expand() ([]Trial, error) {
 		byKey[k] = t
 		trials = append(trials, trial)
 		for i := len(idx) - 1; i >= 0; i-- {
+			if axes[i].lead >= 0 {
+				continue
+			}
 			if idx[i]++; idx[i] < len(axes[i].nodes) {
 				break
 			}
@@ -441,7 +615,8 @@ func setKey(root *yaml.Node, key string, v *yaml.Node, line int) {
 var zeroUnset = map[string]bool{
 	"model.d_model": true, "model.heads": true, "model.layers": true, "model.mixer": true, "model.channel": true,
 	"model.mlp_ratio": true, "model.norm": true, "model.position": true, "model.chunk": true,
-	"train.batch": true, "train.steps": true, "train.lr": true, "train.eval_examples": true,
+	"train.batch": true, "train.steps": true, "train.lr": true, "train.eval_examples": true, "train.epochs": true,
+	"train.schedule": true,
 }
 
 // encode turns the spec's fields (not its sweep) back into a YAML tree that

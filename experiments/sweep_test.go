@@ -292,3 +292,56 @@ func TestBaseSkipsSweptFields(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A joint axis moves its keys together: each row is one value of the grid,
+// crossed with the other axes; trial names and overrides show every key.
+func TestExpandJoint(t *testing.T) {
+	src := `name: z
+task: {name: mqar, vocab: 256}
+model: {d_model: 64, mixer: softmax}
+train: {epochs: 1}
+sweep:
+  setting:
+    - {task.seq_len: 64, task.kv_pairs: 4, train.batch: 64}
+    - {task.seq_len: 128, task.kv_pairs: 8, train.batch: 32}
+  train.lr: [1.0e-3, 1.0e-2]
+`
+	s, err := Parse([]byte(src), "z.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := expand(t, s)
+	want := []struct {
+		name      string
+		l, kv, b  float64
+		batch, st int
+	}{
+		{"seq_len=64,kv_pairs=4,batch=64,lr=0.001", 64, 4, 64, 64, 313},
+		{"seq_len=64,kv_pairs=4,batch=64,lr=0.01", 64, 4, 64, 64, 313},
+		{"seq_len=128,kv_pairs=8,batch=32,lr=0.001", 128, 8, 32, 32, 625},
+		{"seq_len=128,kv_pairs=8,batch=32,lr=0.01", 128, 8, 32, 32, 625},
+	}
+	if len(trials) != len(want) {
+		t.Fatalf("%d trials, want %d", len(trials), len(want))
+	}
+	for i, w := range want {
+		tr := trials[i]
+		p := tr.Spec.Task.Params
+		if tr.Name != w.name || p["seq_len"] != w.l || p["kv_pairs"] != w.kv || tr.Spec.Train.Batch != w.batch || tr.Spec.Train.Steps != w.st {
+			t.Errorf("trial %d: %s %v batch %d steps %d, want %+v", i, tr.Name, p, tr.Spec.Train.Batch, tr.Spec.Train.Steps, w)
+		}
+		if len(tr.Overrides) != 4 {
+			t.Errorf("trial %d overrides %v", i, tr.Overrides)
+		}
+	}
+	for _, c := range []struct{ sweep, want string }{
+		{"  setting:\n    - {task.seq_len: 64}\n    - {train.batch: 2}", "sweep.setting[1] = {train.batch: 2}: sets other keys than the first row; allowed: every row sets task.seq_len"},
+		{"  setting:\n    - {task.seq_len: 64}\n  task.seq_len: [32]", "sweep.task.seq_len = task.seq_len: is swept twice"},
+		{"  setting:\n    - {trian.lr: 1}", "sweep.trian.lr: has no fields"},
+		{"  setting:\n    - {task.seq_len: long}", `sweep.task.seq_len = "long": must be a number`},
+	} {
+		head := strings.SplitAfter(src, "sweep:\n")[0]
+		_, err := Parse([]byte(head+c.sweep+"\n"), "z.yaml")
+		checkErr(t, err, c.want)
+	}
+}

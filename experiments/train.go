@@ -123,6 +123,7 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 	var lossN int
 	var trainTime time.Duration
 	lastAcc := math.NaN()
+	stopIdx := stopSet(p, tr)
 	for step := first; step < tr.Steps; step++ {
 		if opt.Context.Err() != nil {
 			if err := st.save(ckPath, step); err != nil {
@@ -154,6 +155,20 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 				return "failed", nil, 0, first, err
 			}
 			lastAcc = rs[0].Accuracy
+			if stopIdx >= 0 && rs[stopIdx].Accuracy >= tr.StopAt {
+				// Early stop: these are the run's results, and the step is
+				// recorded as the metric train/stopped_at.
+				if err := opt.DB.LogMetrics(runID, []store.Metric{{Step: done, Name: StoppedMetric, Value: float64(done)}}); err != nil {
+					return "failed", nil, 0, first, err
+				}
+				if err := st.save(ckPath, done); err != nil {
+					return "failed", nil, 0, first, err
+				}
+				if rep != nil {
+					rep.Step(done, l, lastAcc)
+				}
+				return "done", rs, msPer(trainTime, done-first), first, nil
+			}
 		}
 		if done%ckEvery == 0 && done != tr.Steps {
 			if err := st.save(ckPath, done); err != nil {
@@ -172,6 +187,24 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 		return "failed", nil, 0, first, err
 	}
 	return "done", results, msPer(trainTime, tr.Steps-first), first, nil
+}
+
+// StoppedMetric is the metric a run stopped early by train.stop_at logs,
+// its value the step it stopped at.
+const StoppedMetric = "train/stopped_at"
+
+// stopSet is the index among the eval sets of the one train.stop_at reads,
+// or -1 when the run has no early stop.
+func stopSet(p *Prepared, tr TrainSpec) int {
+	if tr.StopAt <= 0 {
+		return -1
+	}
+	for i, e := range p.Evals {
+		if e.Name == tr.StopEval {
+			return i
+		}
+	}
+	return 0
 }
 
 func msPer(d time.Duration, steps int) float64 {

@@ -66,6 +66,7 @@ func Prepare(t Trial) (*Prepared, error) {
 	p.Model, err = architectures.NewModel(architectures.ModelConfig{
 		Vocab: train.Vocab(), D: m.DModel, Heads: m.Heads, Layers: m.Layers, MaxLen: maxLen,
 		Mix: m.Mixer, Channel: m.Channel, MLPRatio: m.MLPRatio, Norm: m.Norm, Position: m.Position, Chunk: m.Chunk,
+		TieEmbeddings: m.TieEmbeddings, EmbedDropout: m.EmbedDropout,
 	}, subSeed(s.Seed, "weights"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)

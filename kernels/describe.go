@@ -50,6 +50,8 @@ func Describe(op Op) Attrs {
 		a.Floats["scale"], a.Ints["window"] = float64(o.scale), o.window
 	case attentionGrad:
 		a.Floats["scale"], a.Ints["window"] = float64(o.scale), o.window
+	case dropout:
+		a.Floats["p"] = float64(o.p)
 	}
 	return a
 }

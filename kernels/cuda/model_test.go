@@ -16,6 +16,7 @@ type trainGraph struct {
 	m                 *architectures.Model
 	g                 *kernels.Graph
 	ids, at, tg, loss *kernels.Node
+	key               *kernels.Node // the dropout key (nil without dropout)
 	grads             []*kernels.Node
 	params            []*kernels.Param
 }
@@ -28,7 +29,10 @@ func newTrainGraph(t testing.TB, cfg architectures.ModelConfig, batch, L, K int)
 	g := tr.g
 	must(t, kernels.Catch(func() {
 		tr.ids, tr.at, tr.tg = g.IntInput("ids", batch, L), g.IntInput("at", K), g.IntInput("targets", K)
-		tr.loss = m.Loss(g, tr.ids, tr.at, tr.tg, architectures.Chunked)
+		if m.NeedsKey() {
+			tr.key = g.IntInput("dropout_key", 1)
+		}
+		tr.loss = m.TrainLoss(g, tr.ids, tr.at, tr.tg, tr.key, architectures.Chunked)
 		nodes := make([]*kernels.Node, len(tr.params))
 		for i, p := range tr.params {
 			nodes[i] = g.Param(p)
@@ -58,13 +62,21 @@ var testAdam = kernels.AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Weigh
 // AdamW steps from the same initial weights on the same random batches
 // (two through Run and Optimizer.Step, eager then captured; two through
 // TrainStep, eager then captured), GEMMs in plain float32. Losses, the
-// last gradient norm and the final weights are compared.
+// last gradient norm and the final weights are compared. The Zoology
+// recipe's model (tied embeddings, embedding dropout with a new key each
+// step, no MLP) is among them.
 func TestTrainingMatchesCPU(t *testing.T) {
 	d, _ := gpu(t)
-	for _, mix := range []string{"softmax(conv=2)", "linear(feature=elu1, conv=2)"} {
-		t.Run(mix, func(t *testing.T) {
+	for _, c := range []struct {
+		mix, channel string
+		tied         bool
+		dropout      float64
+	}{{"softmax(conv=2)", "mlp", false, 0}, {"linear(feature=elu1, conv=2)", "mlp", false, 0}, {"softmax", "none", true, 0.1}} {
+		mix := c.mix
+		t.Run(fmt.Sprintf("%s tied=%v dropout=%v", mix, c.tied, c.dropout), func(t *testing.T) {
 			cfg := architectures.ModelConfig{Vocab: 64, D: 32, Heads: 1, Layers: 2, MaxLen: 64, Mix: mix,
-				Channel: "mlp", MLPRatio: 4, Norm: "layernorm", Position: "learned", Chunk: 16}
+				Channel: c.channel, MLPRatio: 4, Norm: "layernorm", Position: "learned", Chunk: 16,
+				TieEmbeddings: c.tied, EmbedDropout: c.dropout}
 			const B, L = 4, 40 // L < MaxLen: the position table is sliced; 40 = 2.5 chunks: padding
 			cpuT, gpuT := newTrainGraph(t, cfg, B, L, B*L), newTrainGraph(t, cfg, B, L, B*L)
 			cpu, err := kernels.Compile(cpuT.g, append([]*kernels.Node{cpuT.loss}, cpuT.grads...)...)
@@ -88,6 +100,11 @@ func TestTrainingMatchesCPU(t *testing.T) {
 				copy(cpu.Value(cpuT.ids).Ints, ids)
 				copy(cpu.Value(cpuT.at).Ints, at)
 				copy(cpu.Value(cpuT.tg).Ints, tg)
+				if cpuT.key != nil {
+					key := kernels.DropoutKey(9, s)
+					cpu.Value(cpuT.key).Ints[0] = key
+					must(t, p.SetInts(gpuT.key, []int32{key}))
+				}
 				cpu.Run()
 				want := float64(cpu.Value(cpuT.loss).Data[0])
 				var clr float64
