@@ -23,7 +23,7 @@ func BenchmarkQuickstartStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			st, err := newStepper(p, cpuBackend{})
+			st, err := newStepper(p, cpuBackend{}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -21,8 +21,8 @@ type evaluator struct {
 	rows []int
 }
 
-func newEvaluator(m *architectures.Model, set PreparedEval, batch int, b backend) (*evaluator, error) {
-	data, err := set.Task.Generate(set.Examples, set.Seed)
+func newEvaluator(m *architectures.Model, set PreparedEval, batch int, b backend, cache *dataCache) (*evaluator, error) {
+	data, err := cache.generate(set.Task, set.Examples, set.Seed)
 	if err != nil {
 		return nil, err
 	}

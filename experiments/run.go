@@ -30,9 +30,10 @@ type Options struct {
 	// Resume skips trials already done in the database and continues
 	// unfinished ones from their last checkpoint.
 	Resume bool
-	// Workers is how many trials train at once on the CPU (default 1);
-	// they share the CPU kernels' worker pool. On CUDA one trial trains per
-	// listed GPU, and Workers must be 0, 1 or the number of GPUs.
+	// Workers is how many trials train at once (default 1; on CUDA at
+	// least one per listed GPU). On the CPU they share the kernels' worker
+	// pool; on CUDA worker w trains on GPU w mod the number listed, each
+	// trial on its own streams, so small models fill a GPU together.
 	Workers int
 	// Trials restricts the sweep to these trial indices (Slurm array tasks);
 	// nil means all.
@@ -45,6 +46,8 @@ type Options struct {
 
 	// backends, when set (tests), replace the ones Device names.
 	backends []backend
+	// data shares generated task data among the sweep's trials (set by Run).
+	data *dataCache
 }
 
 // Outcome is one trial's ending.
@@ -62,6 +65,9 @@ type Outcome struct {
 	Err        error
 }
 
+// MaxWorkers bounds Options.Workers (--workers).
+const MaxWorkers = 256
+
 // heartbeatEvery is how often a training run refreshes its heartbeat.
 const heartbeatEvery = 5 * time.Second
 
@@ -78,10 +84,8 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dev.CUDA && opt.Workers > 1 && opt.Workers != len(dev.Indices) {
-		return nil, &SpecError{Field: "--workers", Value: fmt.Sprint(opt.Workers),
-			Problem: fmt.Sprintf("with --device %s one trial trains per listed GPU (%d)", dev, len(dev.Indices)),
-			Allowed: "1, or list more GPUs (cuda:0,cuda:1)"}
+	if opt.Workers < 0 || opt.Workers > MaxWorkers {
+		return nil, &SpecError{Field: "--workers", Value: fmt.Sprint(opt.Workers), Allowed: fmt.Sprintf("an integer in [1, %d]", MaxWorkers)}
 	}
 	trials, err := spec.Expand()
 	if err != nil {
@@ -109,6 +113,7 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 	if opt.CheckpointDir == "" {
 		opt.CheckpointDir = opt.DB.Path() + ".ckpt"
 	}
+	opt.data = newDataCache()
 	backends := opt.backends
 	workers := max(1, opt.Workers)
 	if backends == nil {
@@ -120,7 +125,7 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 		defer closeBackends(backends)
 	}
 	if dev.CUDA || opt.backends != nil {
-		workers = len(backends)
+		workers = max(workers, len(backends))
 	}
 	if _, err := opt.DB.MarkStale(staleAfter); err != nil {
 		return nil, err

@@ -33,10 +33,10 @@ type stepper struct {
 	done    int // steps taken (restored from checkpoints)
 }
 
-func newStepper(p *Prepared, b backend) (*stepper, error) {
+func newStepper(p *Prepared, b backend, data *dataCache) (*stepper, error) {
 	s := p.Trial.Spec
 	tr := s.Train
-	pool, err := p.Train.Generate(s.Task.TrainExamples, subSeed(s.Seed, "train"))
+	pool, err := data.generate(p.Train, s.Task.TrainExamples, subSeed(s.Seed, "train"))
 	if err != nil {
 		return nil, err
 	}

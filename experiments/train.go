@@ -81,7 +81,7 @@ func checkpointEvery(tr TrainSpec, logEvery int) int {
 // loop is the training loop proper.
 func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options) (status string, results []store.Result, stepMS float64, resumed int, err error) {
 	tr := p.Trial.Spec.Train
-	st, err := newStepper(p, b)
+	st, err := newStepper(p, b, opt.data)
 	if err != nil {
 		return "failed", nil, 0, 0, err
 	}
@@ -94,7 +94,7 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 	}
 	evals := make([]*evaluator, len(p.Evals))
 	for i, e := range p.Evals {
-		if evals[i], err = newEvaluator(p.Model, e, max(tr.Batch, 64), b); err != nil {
+		if evals[i], err = newEvaluator(p.Model, e, max(tr.Batch, 64), b, opt.data); err != nil {
 			return "failed", nil, 0, first, fmt.Errorf("eval %s: %w", e.Name, err)
 		}
 		defer evals[i].prog.free()
