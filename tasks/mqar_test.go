@@ -11,7 +11,10 @@ func TestMQARInvariants(t *testing.T) {
 		nil,
 		{"seq_len": 256, "vocab": 8192, "kv_pairs": 64},
 		{"seq_len": 40, "vocab": 22, "kv_pairs": 10, "power_a": 1},
+		{"seq_len": 128, "vocab": 8192, "kv_pairs": 8, "random_non_queries": 0},
 	} {
+		rnq, set := p["random_non_queries"]
+		zeros := set && rnq == 0
 		task := mustNew(t, "mqar", p)
 		L, V, kv := task.SeqLen(), int32(task.Vocab()), task.TargetsPerExample()
 		b := mustGenerate(t, task, 200, 9)
@@ -41,6 +44,9 @@ func TestMQARInvariants(t *testing.T) {
 			asked := map[int32]bool{}
 			for q := ctx; q < L; q++ {
 				if tg[q] == Ignore {
+					if zeros && in[q] != 0 {
+						t.Fatalf("example %d: random_non_queries=0 but position %d holds %d", i, q, in[q])
+					}
 					continue
 				}
 				if (q-ctx)%2 != 0 {
@@ -179,5 +185,23 @@ func TestDistinct(t *testing.T) {
 				t.Errorf("n=%d: value %d drawn %d times, want about %.0f", n, x, c, want)
 			}
 		}
+	}
+}
+
+// random_non_queries only changes the filler: the keys, values, gaps and
+// targets of each example are the same draws either way, and 2 is refused.
+func TestMQARZeroFill(t *testing.T) {
+	p := map[string]float64{"seq_len": 64, "vocab": 128, "kv_pairs": 4}
+	a := mustGenerate(t, mustNew(t, "mqar", p), 50, 3)
+	p["random_non_queries"] = 0
+	b := mustGenerate(t, mustNew(t, "mqar", p), 50, 3)
+	for i := range a.Targets {
+		if a.Targets[i] != b.Targets[i] || (a.Targets[i] != Ignore || i%a.L < 8) && a.Inputs[i] != b.Inputs[i] {
+			t.Fatalf("position %d: %d/%d vs %d/%d", i, a.Inputs[i], a.Targets[i], b.Inputs[i], b.Targets[i])
+		}
+	}
+	p["random_non_queries"] = 2
+	if _, err := New("mqar", p); err == nil {
+		t.Fatal("random_non_queries = 2 accepted")
 	}
 }

@@ -16,7 +16,7 @@ func TestValidation(t *testing.T) {
 		text   string // a fragment the message must contain
 	}{
 		{"nope", nil, "", "known tasks: ar, compression"},
-		{"mqar", P{"kv_pair": 4}, "kv_pair", "allowed: kv_pairs, power_a, seq_len, vocab"},
+		{"mqar", P{"kv_pair": 4}, "kv_pair", "allowed: kv_pairs, power_a, random_non_queries, seq_len, vocab"},
 		{"mqar", P{"seq_len": 64.5}, "seq_len", "integer"},
 		{"mqar", P{"seq_len": math.NaN()}, "seq_len", "finite"},
 		{"mqar", P{"vocab": math.Inf(1)}, "vocab", "finite"},
