@@ -27,8 +27,17 @@ type rwkvCMix struct {
 	muR, muK *kernels.Param
 }
 
+// identity is Zoology's "no MLP" (its state mixer torch.nn.Identity): the
+// block's second half still adds its normalised input to the residual
+// stream, x + norm2(x), with no weights of its own beyond the norm.
+type identity struct{}
+
+func (identity) build(g *kernels.Graph, x *kernels.Node) *kernels.Node { return x }
+func (identity) params() []*kernels.Param                             { return nil }
+func (identity) flops() float64                                       { return 0 }
+
 // ChannelMixers names the channel mixers a spec may choose.
-var ChannelMixers = []string{"mlp", "glu", "rwkv_cmix", "none"}
+var ChannelMixers = []string{"mlp", "glu", "rwkv_cmix", "identity", "none"}
 
 func newChannel(kind, name string, c Config, ratio int, rng *rand.Rand) (channelMixer, error) {
 	hid := ratio * c.D
@@ -51,10 +60,12 @@ func newChannel(kind, name string, c Config, ratio int, rng *rand.Rand) (channel
 			v:   newDense(name+".v", hid, c.D, false, initStd(true, c.Layers), rng),
 			muR: newMu(name+".mu_r", c.D, rng), muK: newMu(name+".mu_k", c.D, rng),
 		}, nil
+	case "identity":
+		return identity{}, nil
 	case "none":
 		return nil, nil
 	}
-	return nil, inputErr("model.channel = %q: allowed: mlp, glu, rwkv_cmix, none", kind)
+	return nil, inputErr("model.channel = %q: allowed: mlp, glu, rwkv_cmix, identity, none", kind)
 }
 
 func (m *mlp) build(g *kernels.Graph, x *kernels.Node) *kernels.Node {

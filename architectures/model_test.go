@@ -24,6 +24,7 @@ func TestModelGradients(t *testing.T) {
 		{"linear, softmax", "glu", "rmsnorm"},
 		{"linear + swa(window=3)", "none", "layernorm"},
 		{"gla, deltanet", "rwkv_cmix", "rmsnorm"},
+		{"softmax", "identity", "layernorm"},
 	} {
 		t.Run(c.mix, func(t *testing.T) {
 			m := tinyModel(t, c.mix, c.channel, c.norm)
