@@ -33,6 +33,7 @@ func mixerCases() []mixerCase {
 		"based":    {{"window": "4", "kernel": "2", "feature_dim": "3"}},
 		"retnet":   {{}, {"conv": "3"}},
 		"baseconv": {{}, {"long": "true", "filter_order": "4"}},
+		"mamba":    {{}, {"scan": "gla", "d_state": "3", "expand": "1"}},
 		"linear":   {{"feature": "elu1"}, {"feature": "elu1", "conv": "2"}, {"feature": "relu", "norm": "false"}, {"feature": "identity", "norm": "false"}, {"feature": "relu"}},
 	}
 	for _, n := range Names() {

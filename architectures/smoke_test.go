@@ -93,10 +93,14 @@ func TestMQARSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains five tiny models (about a minute on 2 cores)")
 	}
-	for _, mix := range []string{"baseconv", "baseconv(long=true)"} {
+	for _, c := range []struct {
+		mix   string
+		steps int
+	}{{"baseconv", 300}, {"baseconv(long=true)", 300}, {"mamba", 200}} {
+		mix := c.mix
 		t.Run(mix, func(t *testing.T) {
 			start := time.Now()
-			first, last := mqarSmoke(t, mix, 300)
+			first, last := mqarSmoke(t, mix, c.steps)
 			t.Logf("%s: loss %.3f -> %.3f in %.1fs", mix, first, last, time.Since(start).Seconds())
 			if last > first-0.5 {
 				t.Errorf("%s: loss %.3f -> %.3f: did not fall by 0.5", mix, first, last)
