@@ -34,6 +34,7 @@ func mixerCases() []mixerCase {
 		"retnet":   {{}, {"conv": "3"}},
 		"baseconv": {{}, {"long": "true", "filter_order": "4"}},
 		"mamba":    {{}, {"scan": "gla", "d_state": "3", "expand": "1"}},
+		"h3":       {{}, {"head_dim": "4", "d_state": "3", "shift": "2"}},
 		"linear":   {{"feature": "elu1"}, {"feature": "elu1", "conv": "2"}, {"feature": "relu", "norm": "false"}, {"feature": "identity", "norm": "false"}, {"feature": "relu"}},
 	}
 	for _, n := range Names() {
