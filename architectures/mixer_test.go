@@ -35,6 +35,7 @@ func mixerCases() []mixerCase {
 		"baseconv": {{}, {"long": "true", "filter_order": "4"}},
 		"mamba":    {{}, {"scan": "gla", "d_state": "3", "expand": "1"}},
 		"h3":       {{}, {"head_dim": "4", "d_state": "3", "shift": "2"}},
+		"hyena":    {{}, {"conv": "1", "filter_order": "4"}},
 		"linear":   {{"feature": "elu1"}, {"feature": "elu1", "conv": "2"}, {"feature": "relu", "norm": "false"}, {"feature": "identity", "norm": "false"}, {"feature": "relu"}},
 	}
 	for _, n := range Names() {
