@@ -1,19 +1,13 @@
 package kernels
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
-)
-
 // gemmTile bounds the output block one serial gonum Sgemm call computes, so
 // that gonum never starts goroutines of its own: the tiles are spread over
-// lab's pool instead, and a step allocates nothing.
+// lab's pool instead, and a step allocates nothing. (The C GEMM takes
+// larger tiles: see planGemm.)
 const gemmTile = 64
 
 // splitKMin is the shortest slice of the inner dim worth a goroutine.
 const splitKMin = 256
-
-var impl gonum.Implementation
 
 type matMul struct{ tA, tB bool }
 
@@ -79,38 +73,24 @@ func (o matMul) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	}
 	lda, ldb := a.Shape[rk-1], b.Shape[rk-1]
 	sa, sb, sc := a.Shape[rk-2]*a.Shape[rk-1], b.Shape[rk-2]*b.Shape[rk-1], m*n
-	mt, nt := (m+gemmTile-1)/gemmTile, (n+gemmTile-1)/gemmTile
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if o.tA {
-		ta = blas.Trans
-	}
-	if o.tB {
-		tb = blas.Trans
-	}
+	pl := planGemm(batch, m, n, k, Threads(), useNative)
+	mt, nt := (m+pl.tm-1)/pl.tm, (n+pl.tn-1)/pl.tn
 	tiles := mt * nt
 	total := batch * tiles
-	// Split-K: when there are fewer output tiles than goroutines (a weight
-	// gradient Xᵀ·dY has a small output and a long k), each goroutine sums
-	// a slice of k into its own scratch product, then the slices are added.
-	splits := 1
-	if total < 2*Threads() && k >= 2*splitKMin {
-		splits = min(Threads(), k/splitKMin)
-	}
-	grain := 1
-	if work := m * n * k; work < 1<<14 {
-		grain = (1<<14)/(work+1) + 1 // keep tiny batched products on few goroutines
-	}
+	splits := pl.splits
+	// Split-K: part 0 of the inner dim sums into the output, part p > 0
+	// into its own scratch product; then the parts are added.
 	var scratch []float32
 	if splits > 1 {
-		scratch = make([]float32, splits*len(out.Data))
+		scratch = make([]float32, (splits-1)*len(out.Data))
 	}
 	kPart := (k + splits - 1) / splits
 	body := func(lo, hi int) {
 		for w := lo; w < hi; w++ {
 			t, part := w%total, w/total
 			bi, rest := t/tiles, t%tiles
-			i0, j0 := (rest/nt)*gemmTile, (rest%nt)*gemmTile
-			mi, nj := min(gemmTile, m-i0), min(gemmTile, n-j0)
+			i0, j0 := (rest/nt)*pl.tm, (rest%nt)*pl.tn
+			mi, nj := min(pl.tm, m-i0), min(pl.tn, n-j0)
 			k0 := part * kPart
 			kk := min(kPart, k-k0)
 			av := a.Data[bi*sa:]
@@ -126,8 +106,8 @@ func (o matMul) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 				bv = bv[k0*ldb+j0:]
 			}
 			c := out.Data
-			if splits > 1 {
-				c = scratch[part*len(out.Data):]
+			if part > 0 {
+				c = scratch[(part-1)*len(out.Data):]
 			}
 			cv := c[bi*sc+i0*n+j0:]
 			if kk <= 0 {
@@ -136,17 +116,16 @@ func (o matMul) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 				}
 				continue
 			}
-			impl.Sgemm(ta, tb, mi, nj, kk, 1, av, lda, bv, ldb, 0, cv, n)
+			sgemm(o.tA, o.tB, mi, nj, kk, 1, av, lda, bv, ldb, 0, cv, n)
 		}
 	}
 	if splits == 1 {
-		return func() { r.For(total, grain, body) }
+		return func() { r.For(total, pl.grain, body) }
 	}
 	size := len(out.Data)
 	sum := func(lo, hi int) {
 		y := out.Data[lo:hi]
-		copy(y, scratch[lo:hi])
-		for p := 1; p < splits; p++ {
+		for p := 0; p < splits-1; p++ {
 			for i, v := range scratch[p*size+lo : p*size+hi] {
 				y[i] += v
 			}
