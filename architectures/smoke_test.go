@@ -96,7 +96,7 @@ func TestMQARSmoke(t *testing.T) {
 	for _, c := range []struct {
 		mix   string
 		steps int
-	}{{"baseconv", 300}, {"baseconv(long=true)", 300}, {"mamba", 200}, {"h3", 300}, {"hyena", 300}} {
+	}{{"baseconv", 300}, {"baseconv(long=true)", 300}, {"mamba", 200}, {"h3", 300}, {"hyena", 300}, {"rwkv7", 300}} {
 		mix := c.mix
 		t.Run(mix, func(t *testing.T) {
 			start := time.Now()
