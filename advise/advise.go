@@ -37,6 +37,10 @@ type Answer struct {
 	Options           []Option // cheapest state first
 	Best              *Option  // the most accurate at UsedLen when none qualified
 	Missing           []string // what to measure to answer better
+	// BestOver says which runs the answer rests on when the caller kept
+	// only the best of each group (store.BestOver's note), e.g. "best of 4
+	// over train.lr on test"; "" when every run was considered.
+	BestOver string `json:",omitempty"`
 }
 
 // Advise picks from runs (status done) the configurations whose accuracy at

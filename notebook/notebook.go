@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"gonum.org/v1/plot/vg"
 
 	"lab/architectures"
 	"lab/bench"
@@ -28,6 +29,8 @@ type Spec struct {
 	Experiments []string  `yaml:"experiments"` // spec paths, relative to the repository root
 	Bench       *BenchRun `yaml:"bench"`
 	Sections    []Section `yaml:"sections"`
+
+	path string // the file Load read, for references relative to it
 }
 
 // BenchRun is a `lab bench cost` the notebook needs.
@@ -45,14 +48,28 @@ type BenchRun struct {
 type Section struct {
 	Heading string   `yaml:"heading"`
 	Text    string   `yaml:"text"`
-	Table   string   `yaml:"table"`  // "runs" or "bench"
-	Figure  string   `yaml:"figure"` // recall-vs-length, tradeoff, map, cost
+	Table   string   `yaml:"table"`  // "runs", "bench" or "differences" (lab − published)
+	Figure  string   `yaml:"figure"` // recall-vs-length, tradeoff, map, sweep, cost
 	Cost    string   `yaml:"cost"`   // tradeoff: state|flops|time
-	Eval    string   `yaml:"eval"`   // tradeoff: eval set
+	Eval    string   `yaml:"eval"`   // tradeoff, sweep, differences: eval set; with best_over: the set that picks
 	Metric  string   `yaml:"metric"` // cost: metric; bench table: metric
 	Kind    string   `yaml:"kind"`   // cost/bench table: bench kind filter
 	Levels  string   `yaml:"levels"` // map
 	Where   []string `yaml:"where"`
+	// BestOver keeps, among runs that differ only in this config key (e.g.
+	// train.lr), the best on Eval (store.BestOver); the figure or table
+	// says so. Any section that reads runs takes it.
+	BestOver string `yaml:"best_over"`
+	// Reference is a CSV of published points (plot.ReadReference), relative
+	// to the notebook's folder (notebooks/NAME/) or to the spec file: drawn
+	// beside lab's on sweep and tradeoff (state) figures, and compared in
+	// the differences table.
+	Reference string `yaml:"reference"`
+	X         string `yaml:"x"`      // sweep, differences: the numeric config key on the x axis
+	Facet     string `yaml:"facet"`  // sweep, differences: one panel per value of this key
+	Series    string `yaml:"series"` // sweep, differences: one line per value (default model.mixer)
+	Width     string `yaml:"width"`  // figure width (16cm by default; 28cm suits four panels)
+	Height    string `yaml:"height"` // figure height (10cm by default)
 }
 
 // Load reads a notebook spec.
@@ -70,6 +87,7 @@ func Load(path string) (*Spec, error) {
 	if s.Name == "" || len(s.Sections) == 0 {
 		return nil, &architectures.InputError{Msg: fmt.Sprintf("notebook %s: name and sections are required", path)}
 	}
+	s.path = path
 	return &s, nil
 }
 
@@ -138,9 +156,13 @@ func (s *Spec) Render(db *store.DB, dir, regenerate string) error {
 			err = runsTable(&b, db, sec)
 		case sec.Table == "bench":
 			err = benchTable(&b, db, sec)
+		case sec.Table == "differences":
+			err = differencesTable(&b, db, sec, s.reference(sec, dir))
+		case sec.Table != "":
+			err = fmt.Errorf("unknown table %q: runs, bench, differences", sec.Table)
 		case sec.Figure != "":
 			name := fmt.Sprintf("fig%d-%s.png", i+1, sec.Figure)
-			err = figure(db, sec, filepath.Join(dir, name))
+			err = s.figure(db, sec, dir, filepath.Join(dir, name))
 			if err == nil {
 				fmt.Fprintf(&b, "![%s](%s)\n\n", sec.Figure, name)
 			}
@@ -149,11 +171,70 @@ func (s *Spec) Render(db *store.DB, dir, regenerate string) error {
 			return fmt.Errorf("notebook %s, section %d: %w", s.Name, i+1, err)
 		}
 	}
-	fmt.Fprintf(&b, "---\nRendered by `lab notebook` on %s from the runs database; every number and figure above was measured on this machine.\n", time.Now().UTC().Format("2006-01-02"))
+	published := ""
+	for _, sec := range s.Sections {
+		if sec.Reference != "" {
+			published = " Published points come from the reference files named above, not from runs."
+			break
+		}
+	}
+	fmt.Fprintf(&b, "---\nRendered by `lab notebook` on %s from the runs database; every lab number and figure above comes from the runs in it.%s\n", time.Now().UTC().Format("2006-01-02"), published)
 	return os.WriteFile(filepath.Join(dir, "README.md"), []byte(b.String()), 0o644)
 }
 
-func figure(db *store.DB, sec Section, path string) error {
+// reference returns the path of the section's reference file: relative to
+// the notebook's folder when it is there, else to the spec file's folder
+// (or its NAME/ folder); "" when the section has none.
+func (s *Spec) reference(sec Section, dir string) string {
+	r := sec.Reference
+	if r == "" || filepath.IsAbs(r) {
+		return r
+	}
+	specDir := filepath.Dir(s.path)
+	for _, p := range []string{filepath.Join(dir, r), filepath.Join(specDir, s.Name, r), filepath.Join(specDir, r)} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return filepath.Join(dir, r) // missing: the error names it
+}
+
+// sectionRuns returns the finished runs a section selects, the best of
+// each group when it has best_over, and the note that says so.
+func sectionRuns(db *store.DB, sec Section) ([]store.Run, string, error) {
+	runs, err := db.Runs(store.Filter{Status: "done", Where: sec.Where})
+	if err != nil || sec.BestOver == "" {
+		return runs, "", err
+	}
+	b, err := store.BestOver(runs, sec.BestOver, sec.Eval)
+	if err != nil {
+		return nil, "", err
+	}
+	return b.Runs, b.Note(), nil
+}
+
+func (s *Spec) figure(db *store.DB, sec Section, dir, path string) error {
+	size := plot.DefaultSize
+	for _, side := range []struct {
+		v string
+		l *vg.Length
+	}{{sec.Width, &size.W}, {sec.Height, &size.H}} {
+		if side.v == "" {
+			continue
+		}
+		l, err := plot.ParseLength(side.v)
+		if err != nil {
+			return err
+		}
+		*side.l = l
+	}
+	var ref *plot.Reference
+	if p := s.reference(sec, dir); p != "" {
+		var err error
+		if ref, err = plot.ReadReference(p); err != nil {
+			return err
+		}
+	}
 	var f *plot.Figure
 	if sec.Figure == "cost" {
 		bs, err := db.Benches(sec.Kind)
@@ -164,19 +245,21 @@ func figure(db *store.DB, sec Section, path string) error {
 			return err
 		}
 	} else {
-		runs, err := db.Runs(store.Filter{Status: "done", Where: sec.Where})
+		runs, note, err := sectionRuns(db, sec)
 		if err != nil {
 			return err
 		}
 		switch sec.Figure {
 		case "recall-vs-length":
 			f, err = plot.RecallVsLength(runs)
+		case "sweep":
+			f, err = plot.AccuracySweep(runs, plot.SweepOptions{X: sec.X, Facet: sec.Facet, Series: sec.Series, Eval: sec.Eval, Reference: ref})
 		case "tradeoff":
 			c, perr := plot.ParseCost(defaultStr(sec.Cost, "state"))
 			if perr != nil {
 				return perr
 			}
-			f, err = plot.Tradeoff(runs, sec.Eval, c)
+			f, err = plot.TradeoffWith(runs, sec.Eval, c, ref)
 		case "map":
 			lv, perr := plot.ParseLevels(defaultStr(sec.Levels, "0.1,0.2,0.5,0.7,0.9"))
 			if perr != nil {
@@ -184,13 +267,14 @@ func figure(db *store.DB, sec Section, path string) error {
 			}
 			f, err = plot.Map(runs, lv)
 		default:
-			return fmt.Errorf("unknown figure %q: recall-vs-length, tradeoff, map, cost", sec.Figure)
+			return fmt.Errorf("unknown figure %q: recall-vs-length, tradeoff, map, sweep, cost", sec.Figure)
 		}
 		if err != nil {
 			return err
 		}
+		f.SetNote(note)
 	}
-	return f.Save(path, plot.DefaultSize)
+	return f.Save(path, size)
 }
 
 func defaultStr(s, d string) string {

@@ -74,3 +74,97 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// The shipped notebooks of issue 14 render from a synthetic sweep database
+// (nothing is trained): the sweep figure with the published points, the
+// differences table, the tradeoff with the published frontier.
+func TestRenderShipped(t *testing.T) {
+	for _, c := range []struct {
+		spec  string
+		want  []string
+		files []string
+	}{
+		{"../notebooks/zoology-fig2.yaml", []string{"notebooks/zoology-fig2/runs.sqlite", "![sweep](fig1-sweep.png)",
+			"| mixer | seq_len | d_model | published | lab (best of 3 over train.lr on test) | lab − published | runs |",
+			"| rwkv4 | 128 | 512 | 0.91 | 0.800 | **-0.11** | 1 |", "| softmax | 64 | 64 | 0.99 | 0.990 | +0.00 | 1 |",
+			"24 of 40 published points have a lab run to compare (published.csv); 4 differ by more than 0.1 (in bold)."},
+			[]string{"fig1-sweep.png"}},
+		{"../notebooks/based-pareto.yaml", []string{"notebooks/based-pareto/runs.sqlite", "![tradeoff](fig1-tradeoff.png)",
+			"Runs: the best of 3 over train.lr on each run's first eval set."}, []string{"fig1-tradeoff.png"}},
+	} {
+		nb, err := Load(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		db, err := store.Open(filepath.Join(dir, "runs.sqlite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := plottest.FillSweep(db, nb.Name); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "out")
+		if err := nb.Render(db, out, "lab notebook "+c.spec+" --run"); err != nil {
+			t.Fatalf("%s: %v", c.spec, err)
+		}
+		md, _ := os.ReadFile(filepath.Join(out, "README.md"))
+		for _, want := range c.want {
+			if !strings.Contains(string(md), want) {
+				t.Errorf("%s: README lacks %q:\n%s", c.spec, want, md)
+			}
+		}
+		for _, f := range c.files {
+			fh, err := os.Open(filepath.Join(out, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := png.Decode(fh); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+			fh.Close()
+		}
+		if k := os.Getenv("LAB_KEEP_NOTEBOOK"); k != "" {
+			os.MkdirAll(filepath.Join(k, nb.Name), 0o755)
+			for _, f := range append(c.files, "README.md") {
+				b, _ := os.ReadFile(filepath.Join(out, f))
+				os.WriteFile(filepath.Join(k, nb.Name, f), b, 0o644)
+			}
+		}
+	}
+}
+
+// Section fields that need each other, or name what is not there, fail
+// with the section named.
+func TestRenderSectionErrors(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "runs.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := plottest.FillSweep(db, "s"); err != nil {
+		t.Fatal(err)
+	}
+	for body, msg := range map[string]string{
+		"  - table: differences\n    x: d_model\n":                      "reference",
+		"  - figure: sweep\n    x: d_model\n    reference: none.csv\n":  "none.csv",
+		"  - figure: sweep\n    x: d_model\n    best_over: train.mom\n": "train.mom",
+		"  - figure: sweep\n    facet: seq_len\n":                       "x key",
+		"  - figure: sweep\n    x: d_model\n    width: wide\n":          "wide",
+		"  - table: pivot\n": "unknown table",
+		"  - figure: map\n    best_over: train.lr\n    eval: nope\n    levels: \"0.5\"\n": "no results",
+	} {
+		p := filepath.Join(dir, "nb.yaml")
+		os.WriteFile(p, []byte("name: e\ntitle: E\nsections:\n"+body), 0o644)
+		nb, err := Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = nb.Render(db, filepath.Join(dir, "out"), "x")
+		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), "section 1") {
+			t.Errorf("%q: %v; want an error naming section 1 and %q", body, err, msg)
+		}
+	}
+}

@@ -3,21 +3,27 @@ package notebook
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"lab/plot"
 	"lab/store"
 )
 
 // runsTable writes one row per run: mixer, width, accuracy per eval set,
 // state bytes, step time.
 func runsTable(b *strings.Builder, db *store.DB, sec Section) error {
-	runs, err := db.Runs(store.Filter{Status: "done", Where: sec.Where})
+	runs, note, err := sectionRuns(db, sec)
 	if err != nil {
 		return err
 	}
 	if len(runs) == 0 {
 		return fmt.Errorf("no finished runs match %v: train them first (lab notebook NOTEBOOK.yaml --run)", sec.Where)
+	}
+	if note != "" {
+		fmt.Fprintf(b, "Runs: the %s.\n\n", note)
 	}
 	var evals []string
 	seen := map[string]bool{}
@@ -121,4 +127,72 @@ func benchTable(b *strings.Builder, db *store.DB, sec Section) error {
 	}
 	b.WriteString("\n")
 	return nil
+}
+
+// differencesTable writes lab − published for each published point of the
+// section's reference where lab has a matching sweep point (same series,
+// facet value and x), and says how many published points have none.
+func differencesTable(b *strings.Builder, db *store.DB, sec Section, refPath string) error {
+	if refPath == "" {
+		return fmt.Errorf("table differences needs reference: FILE.csv")
+	}
+	ref, err := plot.ReadReference(refPath)
+	if err != nil {
+		return err
+	}
+	runs, note, err := sectionRuns(db, sec)
+	if err != nil {
+		return err
+	}
+	o := plot.SweepOptions{X: sec.X, Facet: sec.Facet, Series: sec.Series, Eval: sec.Eval}
+	sw, err := plot.SweepData(runs, o)
+	if err != nil {
+		return err
+	}
+	ds, err := plot.Differences(sw.Panels, ref, o)
+	if err != nil {
+		return err
+	}
+	xcol, fcol := lastKey(sw.X), lastKey(sw.Facet)
+	lab := "lab (mean of its runs)"
+	if note != "" {
+		lab = "lab (" + note + ")"
+	}
+	if len(ds) == 0 {
+		fmt.Fprintf(b, "No published point of %s has a matching lab run yet (%d runs read).\n\n", filepath.Base(refPath), len(runs))
+		return nil
+	}
+	b.WriteString("| mixer |")
+	if fcol != "" {
+		fmt.Fprintf(b, " %s |", fcol)
+	}
+	fmt.Fprintf(b, " %s | published | %s | lab − published | runs |\n|---|", xcol, lab)
+	if fcol != "" {
+		b.WriteString("---|")
+	}
+	b.WriteString("---|---|---|---|---|\n")
+	far := 0
+	for _, d := range ds {
+		fmt.Fprintf(b, "| %s |", d.Series)
+		if fcol != "" {
+			fmt.Fprintf(b, " %s |", d.Facet)
+		}
+		delta := fmt.Sprintf("%+.2f", d.Delta())
+		if math.Abs(d.Delta()) > 0.1 {
+			delta = "**" + delta + "**"
+			far++
+		}
+		fmt.Fprintf(b, " %g | %.2f | %.3f | %s | %d |\n", d.X, d.Published, d.Lab, delta, d.N)
+	}
+	fmt.Fprintf(b, "\n%d of %d published points have a lab run to compare (%s); %d differ by more than 0.1 (in bold).\n\n",
+		len(ds), len(ref.Rows), filepath.Base(refPath), far)
+	return nil
+}
+
+// lastKey is a config key's last element: seq_len for task.seq_len.
+func lastKey(k string) string {
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		return k[i+1:]
+	}
+	return k
 }

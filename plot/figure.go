@@ -108,8 +108,17 @@ func Format(file string) (string, error) {
 // Figure is a finished drawing that can be written at any size, in any of
 // the Formats. Render one Figure from one goroutine at a time.
 type Figure struct {
-	draw func(c draw.Canvas)
+	draw func(c draw.Canvas, note string)
+	note string
 }
+
+// SetNote sets a line the figure shows under its title (or, for figures of
+// several panels, in its legend): what was selected to draw it, such as
+// "best of 4 over train.lr on test". "" removes it.
+func (f *Figure) SetNote(note string) { f.note = note }
+
+// Note returns the figure's note.
+func (f *Figure) Note() string { return f.note }
 
 // Render writes the figure to w in format (png, svg or pdf) at size s.
 func (f *Figure) Render(w io.Writer, format string, s Size) (err error) {
@@ -132,7 +141,7 @@ func (f *Figure) Render(w io.Writer, format string, s Size) (err error) {
 			err = fmt.Errorf("plot: drawing failed: %v", r)
 		}
 	}()
-	f.draw(draw.New(c))
+	f.draw(draw.New(c), f.note)
 	if _, err := c.WriteTo(w); err != nil {
 		return fmt.Errorf("plot: write %s: %w", format, err)
 	}

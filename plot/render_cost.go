@@ -47,5 +47,5 @@ func CostVsLength(bs []store.Bench, metric string) (*Figure, error) {
 	leg.Add("points: median of repeats")
 	logAxis(&p.X, xlo, xhi, true)
 	logAxis(&p.Y, ylo, yhi, false)
-	return &Figure{draw: func(c draw.Canvas) { drawWithLegend(c, p, leg) }}, nil
+	return &Figure{draw: func(c draw.Canvas, note string) { drawWithLegend(c, p, leg, note) }}, nil
 }

@@ -52,7 +52,13 @@ func Curves(rs []RunMetrics) (*Figure, error) {
 			pl.X.Label.Text = ""
 		}
 	}
-	return &Figure{draw: func(c draw.Canvas) {
+	return &Figure{draw: func(c draw.Canvas, note string) {
+		legs := slices.Clone(legs)
+		if note != "" { // in the first legend, which has room below its entries
+			for _, l := range noteLines(note) {
+				legs[0].Add(shorten(l))
+			}
+		}
 		ptrs := make([]*plot.Legend, len(legs))
 		for i := range legs {
 			ptrs[i] = &legs[i]

@@ -50,7 +50,7 @@ func Map(runs []store.Run, levels []float64) (*Figure, error) {
 	leg.Add("at each run's training length")
 	leg.Add("empty: no run reaches the level")
 	p.Add(g)
-	return &Figure{draw: func(c draw.Canvas) { drawWithLegend(c, p, leg) }}, nil
+	return &Figure{draw: func(c draw.Canvas, note string) { drawWithLegend(c, p, leg, note) }}, nil
 }
 
 // cellGrid draws a DecisionMap as labelled rectangles at integer

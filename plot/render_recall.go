@@ -57,5 +57,5 @@ func RecallVsLength(runs []store.Run) (*Figure, error) {
 		leg.Add(fmt.Sprintf("points: mean over runs (≤%d);", seeds))
 		leg.Add("bars: min–max")
 	}
-	return &Figure{draw: func(c draw.Canvas) { drawWithLegend(c, p, leg) }}, nil
+	return &Figure{draw: func(c draw.Canvas, note string) { drawWithLegend(c, p, leg, note) }}, nil
 }

@@ -1,10 +1,12 @@
 package plot
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -17,6 +19,26 @@ import (
 // by model, with the Pareto frontier as a step line. No plottable run is an
 // *InputError.
 func Tradeoff(runs []store.Run, eval string, cost Cost) (*Figure, error) {
+	return TradeoffWith(runs, eval, cost, nil)
+}
+
+// TradeoffWith is Tradeoff with published points from ref beside lab's:
+// hollow markers on dashed lines, one per mixer, labelled "<mixer>
+// (published)", at the column state_bytes (or 2^state_bytes_log2) of the
+// reference. Published points are in state bytes only: another cost with
+// a reference is an *InputError.
+func TradeoffWith(runs []store.Run, eval string, cost Cost, ref *Reference) (*Figure, error) {
+	var refPts []RefPoint
+	refSkipped := 0
+	if ref != nil {
+		if cost != CostState {
+			return nil, badInput("reference %s: published points are drawn against state bytes only; use cost state", ref.Path)
+		}
+		var err error
+		if refPts, refSkipped, err = ref.points("state_bytes", "", "the state axis"); err != nil {
+			return nil, err
+		}
+	}
 	pts, skipped := TradeoffPoints(runs, eval, cost)
 	if len(pts) == 0 {
 		what := "a result"
@@ -40,6 +62,11 @@ func Tradeoff(runs []store.Run, eval string, cost Cost) (*Figure, error) {
 	lo, hi := math.Inf(1), 0.0
 	for _, q := range pts {
 		lo, hi = min(lo, q.Cost), max(hi, q.Cost)
+	}
+	for _, q := range refPts {
+		if q.X > 0 {
+			lo, hi = min(lo, q.X), max(hi, q.X)
+		}
 	}
 	front := ParetoFrontier(pts)
 	steps := make(plotter.XYs, 0, len(front)+1)
@@ -76,13 +103,25 @@ func Tradeoff(runs []store.Run, eval string, cost Cost) (*Figure, error) {
 		p.Add(s)
 		leg.Add(shorten(l), s)
 	}
+	mixers := make([]string, len(order)) // the mixer of each label, for the published colours
+	for _, q := range pts {
+		if i := slices.Index(order, label(q.Model)); i >= 0 {
+			mixers[i] = q.Model.Mixer
+		}
+	}
+	if err := addPublished(p, &leg, refPts, mixers, len(order)); err != nil {
+		return nil, err
+	}
 	leg.Add("Pareto frontier", fl)
 	if skipped > 0 {
 		leg.Add(fmt.Sprintf("(%d runs without data left out)", skipped))
 	}
+	if refSkipped > 0 {
+		leg.Add(fmt.Sprintf("(%d published rows without x not drawn)", refSkipped))
+	}
 	logAxis(&p.X, lo, hi, false)
 	accuracyAxis(&p.Y)
-	return &Figure{draw: func(c draw.Canvas) { drawWithLegend(c, p, leg) }}, nil
+	return &Figure{draw: func(c draw.Canvas, note string) { drawWithLegend(c, p, leg, note) }}, nil
 }
 
 // modelLabeller names points by mixer, adding the width only when the
@@ -98,4 +137,41 @@ func modelLabeller(pts []RunPoint) func(Model) string {
 		}
 		return m.Mixer
 	}
+}
+
+// addPublished draws published points on p (x on a log axis), one dashed
+// line of hollow markers per mixer in the colour of the first lab series of
+// the same mixer (series i, of mixer labMixers[i], has colour i), else in
+// colours from next on.
+func addPublished(p *plot.Plot, leg *plot.Legend, pts []RefPoint, labMixers []string, next int) error {
+	var mixers []string
+	byMixer := map[string]plotter.XYs{}
+	for _, q := range pts {
+		if !(q.X > 0) {
+			continue
+		}
+		if _, ok := byMixer[q.Mixer]; !ok {
+			mixers = append(mixers, q.Mixer)
+		}
+		byMixer[q.Mixer] = append(byMixer[q.Mixer], plotter.XY{X: logT(q.X), Y: q.Accuracy})
+	}
+	slices.Sort(mixers)
+	for _, m := range mixers {
+		ci := slices.IndexFunc(labMixers, func(l string) bool { return sameMixer(l, m) })
+		if ci < 0 {
+			ci = next
+			next++
+		}
+		xys := byMixer[m]
+		slices.SortStableFunc(xys, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+		l, s, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return fmt.Errorf("plot: published points: %w", err)
+		}
+		l.LineStyle = draw.LineStyle{Color: colorOf(ci), Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2.5)}}
+		s.GlyphStyle = draw.GlyphStyle{Color: colorOf(ci), Radius: vg.Points(3), Shape: draw.RingGlyph{}}
+		p.Add(l, s)
+		leg.Add(shorten(m+" (published)"), l, s)
+	}
+	return nil
 }

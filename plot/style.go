@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -75,10 +76,62 @@ func typeScale(c draw.Canvas) float64 {
 }
 
 // drawWithLegend draws p with l in a strip at its right, the type scaled
-// to the size of c.
-func drawWithLegend(c draw.Canvas, p *plot.Plot, l plot.Legend) {
+// to the size of c, and note (if any) on a line under p's title.
+func drawWithLegend(c draw.Canvas, p *plot.Plot, l plot.Legend, note string) {
 	setType(p, typeScale(c))
-	p.Draw(sideLegend(c, l))
+	if note == "" {
+		p.Draw(sideLegend(c, l, 0))
+		return
+	}
+	w := fitLegends(c, &l)
+	rest := c
+	rest.Max.X -= w + vg.Points(4)
+	top := headline(&rest, p.Title.TextStyle, p.Title.Text, p.Title.Padding, note)
+	sideLegend(c, l, top-vg.Points(24))
+	title := p.Title.Text
+	p.Title.Text = ""
+	defer func() { p.Title.Text = title }()
+	p.Draw(rest)
+}
+
+// headline draws title (in sty, as gonum draws a plot's title) and under it
+// note in smaller grey type, centred at the top of c; it lowers c's top
+// below them and returns how much it took.
+func headline(c *draw.Canvas, sty text.Style, title string, pad vg.Length, note string) vg.Length {
+	top := c.Max.Y
+	if title != "" {
+		descent := sty.FontExtents().Descent
+		c.FillText(sty, vg.Point{X: c.Center().X, Y: c.Max.Y + descent}, title)
+		c.Max.Y -= sty.Rectangle(title).Size().Y + pad/3
+	}
+	if note != "" {
+		ns := noteStyle(sty)
+		for _, line := range noteLines(note) {
+			descent := ns.FontExtents().Descent
+			c.FillText(ns, vg.Point{X: c.Center().X, Y: c.Max.Y + descent}, line)
+			c.Max.Y -= ns.Rectangle(line).Size().Y
+		}
+	}
+	c.Max.Y -= pad
+	return top - c.Max.Y
+}
+
+// noteStyle is sty at 80% of its size, italic-free, dark grey.
+func noteStyle(sty text.Style) text.Style {
+	ns := sty
+	ns.Font.Size = sty.Font.Size * 0.8
+	ns.Font.Weight = 0
+	ns.Color = color.Gray{0x50}
+	return ns
+}
+
+// noteLines splits a note before a parenthesis into lines that fit a
+// legend: "best of 4 over train.lr on test", "(2 runs ... left out)".
+func noteLines(note string) []string {
+	if i := strings.Index(note, " ("); i > 0 {
+		return []string{note[:i], note[i+1:]}
+	}
+	return []string{note}
 }
 
 // accuracyAxis fixes a to [0, 1] with a label every 0.2.
@@ -206,13 +259,13 @@ func tickLabel(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// sideLegend draws l in a strip at the right of c and returns the rest of
-// c for the plot.
-func sideLegend(c draw.Canvas, l plot.Legend) draw.Canvas {
+// sideLegend draws l in a strip at the right of c, drop lower than usual,
+// and returns the rest of c for the plot.
+func sideLegend(c draw.Canvas, l plot.Legend, drop vg.Length) draw.Canvas {
 	w := fitLegends(c, &l)
 	lc := c
 	lc.Min.X = c.Max.X - w
-	lc.Max.Y = c.Max.Y - vg.Points(24) // below the title
+	lc.Max.Y = c.Max.Y - vg.Points(24) - max(0, drop) // below the title
 	l.Draw(lc)
 	c.Max.X -= w + vg.Points(4)
 	return c

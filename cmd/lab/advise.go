@@ -17,6 +17,8 @@ func adviseCmd() *cli.Command {
 			&cli.IntFlag{Name: "seq-len", Required: true, Usage: "sequence length you will run at"},
 			&cli.Float64Flag{Name: "recall", Required: true, Usage: "accuracy you need, in (0, 1]"},
 			&cli.StringFlag{Name: "task", Usage: "only runs of this task (e.g. mqar)"},
+			bestOverFlag(),
+			&cli.StringFlag{Name: "eval", Usage: "with --best-over: the eval set that picks the best run (default: each run's first result)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkFormat(c.String("format")); err != nil {
@@ -38,13 +40,21 @@ func adviseCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
+			runs, note, err := bestOver(c, "advise", runs, false)
+			if err != nil {
+				return err
+			}
 			a, err := advise.Advise(runs, n, r, c.String("task"))
 			if err != nil {
 				return err
 			}
+			a.BestOver = note
 			w := c.App.Writer
 			if c.String("format") == "json" {
 				return writeJSON(w, a)
+			}
+			if note != "" {
+				fmt.Fprintf(w, "from the %s\n", note)
 			}
 			if a.UsedLen != n {
 				fmt.Fprintf(w, "no run was evaluated at L=%d; answering from the nearest measured length, L=%d\n", n, a.UsedLen)

@@ -25,27 +25,30 @@ func plotCmd() *cli.Command {
 			{
 				Name:   "recall-vs-length",
 				Usage:  "accuracy vs evaluation length, one line per model, mean over seeds with min-max bars",
-				Flags:  plotFlags(statusFlag()),
+				Flags:  plotFlags(statusFlag(), bestOverFlag(), evalFlag(false)),
 				Action: plotRuns(func(c *cli.Context, runs []store.Run) (*plot.Figure, error) { return plot.RecallVsLength(runs) }),
 			},
 			{
 				Name:  "tradeoff",
 				Usage: "accuracy vs cost, one point per run, with the Pareto frontier",
-				Flags: plotFlags(statusFlag(),
-					&cli.StringFlag{Name: "cost", Value: "state", Usage: "x axis: state (state_bytes), flops (flops_per_token) or time (step_time_ms)"},
-					&cli.StringFlag{Name: "eval", Usage: "the eval set whose accuracy to plot (default: each run's first result)"}),
+				Flags: plotFlags(statusFlag(), bestOverFlag(), evalFlag(true), referenceFlag(),
+					&cli.StringFlag{Name: "cost", Value: "state", Usage: "x axis: state (state_bytes), flops (flops_per_token) or time (step_time_ms)"}),
 				Action: plotRuns(func(c *cli.Context, runs []store.Run) (*plot.Figure, error) {
 					cost, err := plot.ParseCost(c.String("cost"))
 					if err != nil {
 						return nil, err
 					}
-					return plot.Tradeoff(runs, c.String("eval"), cost)
+					ref, err := readReference(c)
+					if err != nil {
+						return nil, err
+					}
+					return plot.TradeoffWith(runs, c.String("eval"), cost, ref)
 				}),
 			},
 			{
 				Name:  "map",
 				Usage: "decision map: the cheapest mixer (by stored state bytes) meeting each recall level at each length",
-				Flags: plotFlags(statusFlag(),
+				Flags: plotFlags(statusFlag(), bestOverFlag(), evalFlag(false),
 					&cli.StringFlag{Name: "levels", Value: "0.5,0.7,0.8,0.9,0.95,0.99", Usage: "recall levels (accuracy thresholds), comma-separated"}),
 				Action: plotRuns(func(c *cli.Context, runs []store.Run) (*plot.Figure, error) {
 					levels, err := plot.ParseLevels(c.String("levels"))
@@ -53,6 +56,22 @@ func plotCmd() *cli.Command {
 						return nil, err
 					}
 					return plot.Map(runs, levels)
+				}),
+			},
+			{
+				Name:  "sweep",
+				Usage: "accuracy vs a numeric config key, one line per series, one panel per facet value, mean over runs with min-max bars",
+				Flags: plotFlags(statusFlag(), bestOverFlag(), evalFlag(true), referenceFlag(),
+					&cli.StringFlag{Name: "x", Usage: "numeric config key on the x axis, required (model.d_model, train.lr; short names such as d_model work)"},
+					&cli.StringFlag{Name: "facet", Usage: "config key with one panel per value (task.seq_len gives Zoology's four panels)"},
+					&cli.StringFlag{Name: "series", Value: "model.mixer", Usage: "config key with one line per value"}),
+				Action: plotRuns(func(c *cli.Context, runs []store.Run) (*plot.Figure, error) {
+					ref, err := readReference(c)
+					if err != nil {
+						return nil, err
+					}
+					return plot.AccuracySweep(runs, plot.SweepOptions{X: c.String("x"), Facet: c.String("facet"),
+						Series: c.String("series"), Eval: c.String("eval"), Reference: ref})
 				}),
 			},
 			{
@@ -65,7 +84,7 @@ func plotCmd() *cli.Command {
 				Name:      "curves",
 				Usage:     "loss and accuracy vs training step for runs",
 				ArgsUsage: "[RUN ...] (unique id prefixes; or select with --where)",
-				Flags:     plotFlags(),
+				Flags:     plotFlags(bestOverFlag(), evalFlag(false)),
 				Action:    plotCurves,
 			},
 		},
@@ -81,6 +100,56 @@ func plotFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "height", Value: "10cm", Usage: "figure height: cm, mm, in or pt (a bare number is cm)"},
 		&cli.IntFlag{Name: "dpi", Value: plot.DefaultDPI, Usage: "resolution of PNG output, dots per inch"},
 	}, extra...)
+}
+
+func bestOverFlag() cli.Flag {
+	return &cli.StringFlag{Name: "best-over", Usage: "among runs that differ only in this config key (e.g. train.lr), keep the best on --eval; the figure says so"}
+}
+
+// evalFlag is --eval; plotted says whether the figure plots that set's
+// accuracy, or the flag only decides --best-over.
+func evalFlag(plotted bool) cli.Flag {
+	if plotted {
+		return &cli.StringFlag{Name: "eval", Usage: "the eval set whose accuracy to plot and to pick --best-over by (default: each run's first result)"}
+	}
+	return &cli.StringFlag{Name: "eval", Usage: "with --best-over: the eval set that picks the best run (default: each run's first result)"}
+}
+
+func referenceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "reference", Usage: "CSV of published points (mixer, accuracy and a column per axis) drawn as hollow markers on dashed lines"}
+}
+
+// readReference reads --reference, or returns nil when it is not given.
+func readReference(c *cli.Context) (*plot.Reference, error) {
+	if c.String("reference") == "" {
+		return nil, nil
+	}
+	return plot.ReadReference(c.String("reference"))
+}
+
+// bestOver applies --best-over to runs and returns the runs kept and the
+// note the figure or table carries ("" without the flag). --eval alone,
+// where it only serves --best-over, is bad input.
+func bestOver(c *cli.Context, what string, runs []store.Run, evalAlone bool) ([]store.Run, string, error) {
+	key, eval := c.String("best-over"), c.String("eval")
+	if key == "" {
+		if eval != "" && !evalAlone {
+			return nil, "", usageErr("%s: --eval %s picks the run --best-over keeps; give --best-over KEY too", what, eval)
+		}
+		return runs, "", nil
+	}
+	b, err := store.BestOver(runs, key, eval)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(b.Runs) == 0 {
+		on := "any result"
+		if eval != "" {
+			on = fmt.Sprintf("a result on eval set %q", eval)
+		}
+		return nil, "", usageErr("%s: --best-over %s: none of %d runs has %s with a finite accuracy", what, key, len(runs), on)
+	}
+	return b.Runs, b.Note(), nil
 }
 
 func statusFlag() cli.Flag {
@@ -131,6 +200,9 @@ func plotRuns(fig func(*cli.Context, []store.Run) (*plot.Figure, error)) cli.Act
 		if err != nil {
 			return err
 		}
+		if _, err := readReference(c); err != nil { // fail before the database is read
+			return err
+		}
 		db, err := openExisting(c)
 		if err != nil {
 			return err
@@ -147,10 +219,16 @@ func plotRuns(fig func(*cli.Context, []store.Run) (*plot.Figure, error)) cli.Act
 		if len(runs) == 0 {
 			return usageErr("plot %s: no runs match (status %s, where %v)", c.Command.Name, c.String("status"), f.Where)
 		}
+		plotted := c.Command.Name == "tradeoff" || c.Command.Name == "sweep"
+		runs, note, err := bestOver(c, "plot "+c.Command.Name, runs, plotted)
+		if err != nil {
+			return err
+		}
 		figure, err := fig(c, runs)
 		if err != nil {
 			return err
 		}
+		figure.SetNote(note)
 		return save(c, figure, out, size)
 	}
 }
@@ -221,9 +299,14 @@ func plotCurves(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(runs) == 0:
+	if len(runs) == 0 {
 		return usageErr("plot curves: no runs match (ids %v, where %v)", ids, where)
+	}
+	runs, note, err := bestOver(c, "plot curves", runs, false)
+	if err != nil {
+		return err
+	}
+	switch {
 	case len(runs) > maxCurveRuns:
 		return usageErr("plot curves: %d runs match; at most %d read in one figure, narrow with --where or give ids", len(runs), maxCurveRuns)
 	}
@@ -244,5 +327,6 @@ func plotCurves(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	fig.SetNote(note)
 	return save(c, fig, out, size)
 }

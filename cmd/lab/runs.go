@@ -20,6 +20,8 @@ func runsCmd() *cli.Command {
 		Flags: []cli.Flag{dbFlag, formatFlag,
 			&cli.StringSliceFlag{Name: "where", Usage: "filter KEY=VALUE or KEY!=VALUE; KEY is a column (status, device, spec_name) or a config path (model.mixer, task.seq_len); repeatable"},
 			&cli.IntFlag{Name: "limit", Usage: "at most this many runs (newest first), 0 = all"},
+			bestOverFlag(),
+			&cli.StringFlag{Name: "eval", Usage: "with --best-over: the eval set that picks the best run (default: each run's first result)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkFormat(c.String("format")); err != nil {
@@ -30,9 +32,23 @@ func runsCmd() *cli.Command {
 				return err
 			}
 			defer db.Close()
-			runs, err := db.Runs(store.Filter{Where: c.StringSlice("where"), Limit: c.Int("limit")})
+			f := store.Filter{Where: c.StringSlice("where"), Limit: c.Int("limit")}
+			if c.String("best-over") != "" {
+				f.Limit = 0 // the best of every group first, then the limit
+			}
+			runs, err := db.Runs(f)
 			if err != nil {
 				return err
+			}
+			runs, note, err := bestOver(c, "runs", runs, false)
+			if err != nil {
+				return err
+			}
+			if n := c.Int("limit"); n > 0 && len(runs) > n {
+				runs = runs[:n]
+			}
+			if note != "" { // on stderr, so csv and json stay parseable
+				fmt.Fprintln(c.App.ErrWriter, note)
 			}
 			if c.String("format") == "json" {
 				if runs == nil {
