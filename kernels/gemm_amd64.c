@@ -1,13 +1,13 @@
 //go:build cgo
 
 // A float32 GEMM for x86-64 with AVX2 and FMA: C = alpha·op(A)·op(B) +
-// beta·C, row-major, serial (lab's worker pool splits the work; see
-// gemm.go). The loops are the BLIS/GotoBLAS ones: op(B) is packed in
-// panels of KC rows by NR columns, op(A) in panels of MR rows by KC (or read
-// where it lies when it is used only once or twice), and a 6x16 register
-// block of C is kept in twelve ymm accumulators through the inner dim.
-// Functions are compiled for AVX2+FMA by attribute; lab_gemm_supported says
-// whether this CPU (and its OS) runs them.
+// beta·C, row-major, serial (lab's worker pool splits the work; see gemm.go
+// and matmul.go). The loops are the BLIS/GotoBLAS ones: op(B) is packed in
+// panels of at most KC rows by NR = 16 columns; op(A) is read where it lies,
+// or packed in panels of MR = 6 rows when its rows are far apart; a 6x16
+// block of C (4x16 or 2x16 at the bottom edge) is kept in ymm accumulators
+// through the inner dim. Functions are compiled for AVX2+FMA by attribute;
+// lab_gemm_supported says whether this CPU (and its OS) runs them.
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -129,75 +129,58 @@ AVX2 static void pack_a(int tA, int mc, int kc, const float *a, long lda, float 
 	}
 }
 
-// store writes alpha·acc + beta·C (C is not read when beta is 0) for one row.
-#define STORE(row, lo, hi)                                                               \
-	do {                                                                                 \
-		float *cr = c + (long)(row) * ldc;                                               \
-		__m256 v0 = _mm256_mul_ps(va, lo), v1 = _mm256_mul_ps(va, hi);                  \
-		if (beta != 0) {                                                                 \
-			v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), v0);                           \
-			v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), v1);                       \
-		}                                                                                \
-		_mm256_storeu_ps(cr, v0);                                                        \
-		_mm256_storeu_ps(cr + 8, v1);                                                    \
-	} while (0)
-
-// kern computes the MR x NR block C = alpha·A·B + beta·C over kc, with A's
-// element (r, k) at a[r*rsa + k*csa] (rows past mr are read from row 0 and
-// dropped) and B packed (row k at b + k*NR). Only mr x nr of C is written.
-AVX2 static void kern(int kc, const float *a, long rsa, long csa, int mr, const float *b,
-                      float *c, long ldc, int nr, float alpha, float beta) {
-	const float *a0 = a, *a1 = a + (mr > 1 ? rsa : 0), *a2 = a + (mr > 2 ? 2 * rsa : 0);
-	const float *a3 = a + (mr > 3 ? 3 * rsa : 0), *a4 = a + (mr > 4 ? 4 * rsa : 0);
-	const float *a5 = a + (mr > 5 ? 5 * rsa : 0);
-	__m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-	__m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-	__m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-	__m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-	__m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-	__m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+// kern_rows computes the ROWS x NR block C = alpha·A·B + beta·C over kc,
+// with A's element (r, k) at a[r*rsa + k*csa] (rows past mr are read from
+// row 0 and dropped) and B packed (row k at b + k*NR). Only mr x nr of C is
+// written. ROWS is a constant where it is inlined (6, 4 or 2): the loops
+// unroll and the 2·ROWS accumulators stay in ymm registers.
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+kern_rows(const int ROWS, int kc, const float *a, long rsa, long csa, int mr, const float *b, float *c,
+          long ldc, int nr, const float *ab) {
+	const float *ar[MR];
+	__m256 c0[MR], c1[MR];
+#pragma GCC unroll 6
+	for (int r = 0; r < ROWS; r++) {
+		ar[r] = a + (r < mr ? r * rsa : 0);
+		c0[r] = _mm256_setzero_ps();
+		c1[r] = _mm256_setzero_ps();
+	}
 	long off = 0;
 	for (int k = 0; k < kc; k++) {
 		__m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-		__m256 x;
-		x = _mm256_broadcast_ss(a0 + off);
-		c00 = _mm256_fmadd_ps(x, b0, c00);
-		c01 = _mm256_fmadd_ps(x, b1, c01);
-		x = _mm256_broadcast_ss(a1 + off);
-		c10 = _mm256_fmadd_ps(x, b0, c10);
-		c11 = _mm256_fmadd_ps(x, b1, c11);
-		x = _mm256_broadcast_ss(a2 + off);
-		c20 = _mm256_fmadd_ps(x, b0, c20);
-		c21 = _mm256_fmadd_ps(x, b1, c21);
-		x = _mm256_broadcast_ss(a3 + off);
-		c30 = _mm256_fmadd_ps(x, b0, c30);
-		c31 = _mm256_fmadd_ps(x, b1, c31);
-		x = _mm256_broadcast_ss(a4 + off);
-		c40 = _mm256_fmadd_ps(x, b0, c40);
-		c41 = _mm256_fmadd_ps(x, b1, c41);
-		x = _mm256_broadcast_ss(a5 + off);
-		c50 = _mm256_fmadd_ps(x, b0, c50);
-		c51 = _mm256_fmadd_ps(x, b1, c51);
+#pragma GCC unroll 6
+		for (int r = 0; r < ROWS; r++) {
+			__m256 x = _mm256_broadcast_ss(ar[r] + off);
+			c0[r] = _mm256_fmadd_ps(x, b0, c0[r]);
+			c1[r] = _mm256_fmadd_ps(x, b1, c1[r]);
+		}
 		b += NR;
 		off += csa;
 	}
+	// alpha and beta are read here, not kept in registers through the loop.
+	float alpha = ab[0], beta = ab[1];
 	__m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-	if (mr == MR && nr == NR) {
-		STORE(0, c00, c01);
-		STORE(1, c10, c11);
-		STORE(2, c20, c21);
-		STORE(3, c30, c31);
-		STORE(4, c40, c41);
-		STORE(5, c50, c51);
+	if (mr == ROWS && nr == NR) {
+#pragma GCC unroll 6
+		for (int r = 0; r < ROWS; r++) {
+			float *cr = c + (long)r * ldc;
+			__m256 v0 = c0[r], v1 = c1[r];
+			if (alpha != 1) v0 = _mm256_mul_ps(va, v0), v1 = _mm256_mul_ps(va, v1);
+			if (beta != 0) {
+				v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), v0);
+				v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), v1);
+			}
+			_mm256_storeu_ps(cr, v0);
+			_mm256_storeu_ps(cr + 8, v1);
+		}
 		return;
 	}
 	float t[MR * NR] __attribute__((aligned(32)));
-	_mm256_store_ps(t + 0 * NR, c00), _mm256_store_ps(t + 0 * NR + 8, c01);
-	_mm256_store_ps(t + 1 * NR, c10), _mm256_store_ps(t + 1 * NR + 8, c11);
-	_mm256_store_ps(t + 2 * NR, c20), _mm256_store_ps(t + 2 * NR + 8, c21);
-	_mm256_store_ps(t + 3 * NR, c30), _mm256_store_ps(t + 3 * NR + 8, c31);
-	_mm256_store_ps(t + 4 * NR, c40), _mm256_store_ps(t + 4 * NR + 8, c41);
-	_mm256_store_ps(t + 5 * NR, c50), _mm256_store_ps(t + 5 * NR + 8, c51);
+#pragma GCC unroll 6
+	for (int r = 0; r < ROWS; r++) {
+		_mm256_store_ps(t + r * NR, c0[r]);
+		_mm256_store_ps(t + r * NR + 8, c1[r]);
+	}
 	for (int r = 0; r < mr; r++) {
 		float *cr = c + (long)r * ldc;
 		if (beta != 0)
@@ -205,6 +188,30 @@ AVX2 static void kern(int kc, const float *a, long rsa, long csa, int mr, const 
 		else
 			for (int j = 0; j < nr; j++) cr[j] = alpha * t[r * NR + j];
 	}
+}
+
+// kern runs the register block of the fewest rows (6, 4 or 2) that covers mr.
+AVX2 static void kern6(int kc, const float *a, long rsa, long csa, int mr, const float *b, float *c, long ldc,
+                       int nr, const float *ab) {
+	kern_rows(6, kc, a, rsa, csa, mr, b, c, ldc, nr, ab);
+}
+AVX2 static void kern4(int kc, const float *a, long rsa, long csa, int mr, const float *b, float *c, long ldc,
+                       int nr, const float *ab) {
+	kern_rows(4, kc, a, rsa, csa, mr, b, c, ldc, nr, ab);
+}
+AVX2 static void kern2(int kc, const float *a, long rsa, long csa, int mr, const float *b, float *c, long ldc,
+                       int nr, const float *ab) {
+	kern_rows(2, kc, a, rsa, csa, mr, b, c, ldc, nr, ab);
+}
+
+AVX2 static inline void kern(int kc, const float *a, long rsa, long csa, int mr, const float *b, float *c,
+                             long ldc, int nr, const float *ab) {
+	if (mr > 4)
+		kern6(kc, a, rsa, csa, mr, b, c, ldc, nr, ab);
+	else if (mr > 2)
+		kern4(kc, a, rsa, csa, mr, b, c, ldc, nr, ab);
+	else
+		kern2(kc, a, rsa, csa, mr, b, c, ldc, nr, ab);
 }
 
 // lab_sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major op(A)
@@ -227,13 +234,14 @@ AVX2 int lab_sgemm(int tA, int tB, int m, int n, int k, float alpha, const float
 	if (nb > 1) kb = (kb + 7) / 8 * 8;
 	for (int jc = 0; jc < n; jc += NC) {
 		int nc = imin(NC, n - jc);
-		// A is packed when a panel of it meets more than two B panels;
-		// otherwise the kernel reads it in place.
-		int packA = nc > 2 * NR;
+		// The kernel reads A where it lies (measured as fast or faster at
+		// the sizes lab uses) unless its rows are far apart (TLB and L1 set
+		// conflicts) and a panel of it meets more than two B panels.
+		int packA = nc > 2 * NR && lda > 512;
 		for (int pc = 0; pc < k; pc += kb) {
 			int kc = imin(kb, k - pc);
 			pack_b(tB, kc, nc, tB ? b + (long)jc * ldb + pc : b + (long)pc * ldb + jc, ldb, bp);
-			float bet = pc == 0 ? beta : 1;
+			float ab[2] = {alpha, pc == 0 ? beta : 1};
 			for (int ic = 0; ic < m; ic += MC) {
 				int mc = imin(MC, m - ic);
 				const float *as = tA ? a + (long)pc * lda + ic : a + (long)ic * lda + pc;
@@ -247,8 +255,7 @@ AVX2 int lab_sgemm(int tA, int tB, int m, int n, int k, float alpha, const float
 					const float *bj = bp + (long)jr * kc;
 					float *cj = c + (long)ic * ldc + jc + jr;
 					for (int ir = 0; ir < mc; ir += MR)
-						kern(kc, as + (ir / MR) * step, rsa, csa, imin(MR, mc - ir), bj, cj + (long)ir * ldc, ldc, nr,
-						     alpha, bet);
+						kern(kc, as + (ir / MR) * step, rsa, csa, imin(MR, mc - ir), bj, cj + (long)ir * ldc, ldc, nr, ab);
 				}
 			}
 		}

@@ -95,6 +95,7 @@ func TestSgemmMatchesReference(t *testing.T) {
 	cases = append(cases,
 		gcase{17, 65, 129, 1.5, 0.5, 3}, gcase{129, 3, 63, -1, 1, 7}, gcase{200, 150, 300, 1, 0, 1},
 		gcase{32, 32, 2048, 1, 0, 0}, gcase{32, 128, 2049, 1, 1, 0}, gcase{7, 2100, 5, 1, 0, 2}, // k and n past one block
+		gcase{520, 40, 33, 1, 0, 0}, gcase{9, 33, 600, 1, 0.5, 1}, // A packed (rows of A or Aᵀ over 512 apart)
 		gcase{3, 5, 0, 1, 0.5, 0}, gcase{4, 4, 9, 0, 2, 0}, // k = 0 and alpha = 0 only scale C
 	)
 	paths(t, func(t *testing.T) {

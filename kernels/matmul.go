@@ -1,5 +1,7 @@
 package kernels
 
+import "sync/atomic"
+
 // gemmTile bounds the output block one serial gonum Sgemm call computes, so
 // that gonum never starts goroutines of its own: the tiles are spread over
 // lab's pool instead, and a step allocates nothing. (The C GEMM takes
@@ -85,7 +87,25 @@ func (o matMul) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 		scratch = make([]float32, (splits-1)*len(out.Data))
 	}
 	kPart := (k + splits - 1) / splits
+	size := len(out.Data)
+	sum := func(lo, hi int) {
+		y := out.Data[lo:hi]
+		for p := 0; p < splits-1; p++ {
+			for i, v := range scratch[p*size+lo : p*size+hi] {
+				y[i] += v
+			}
+		}
+	}
+	// A small split-K output is summed by whichever goroutine finishes the
+	// last part (no second round on the pool); a large one by all of them.
+	lastSums := size <= 1<<15
+	var pending atomic.Int64
 	body := func(lo, hi int) {
+		defer func() {
+			if splits > 1 && lastSums && pending.Add(int64(lo-hi)) == 0 {
+				sum(0, size)
+			}
+		}()
 		for w := lo; w < hi; w++ {
 			t, part := w%total, w/total
 			bi, rest := t/tiles, t%tiles
@@ -122,13 +142,10 @@ func (o matMul) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	if splits == 1 {
 		return func() { r.For(total, pl.grain, body) }
 	}
-	size := len(out.Data)
-	sum := func(lo, hi int) {
-		y := out.Data[lo:hi]
-		for p := 0; p < splits-1; p++ {
-			for i, v := range scratch[p*size+lo : p*size+hi] {
-				y[i] += v
-			}
+	if lastSums {
+		return func() {
+			pending.Store(int64(total * splits))
+			r.For(total*splits, 1, body)
 		}
 	}
 	return func() {
