@@ -5,6 +5,7 @@
 package notebook
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -132,11 +133,11 @@ func (s *Spec) Gather(db *store.DB, progress func(string)) error {
 	return err
 }
 
-// Render writes dir/README.md and its figures from the database.
+// Render writes dir/README.md and its figures from the database. Every
+// section is rendered in memory first, so a section that fails leaves
+// nothing new in dir.
 func (s *Spec) Render(db *store.DB, dir, regenerate string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
+	files := map[string][]byte{} // figure file name to PNG
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", s.Title)
 	if s.Intro != "" {
@@ -162,8 +163,10 @@ func (s *Spec) Render(db *store.DB, dir, regenerate string) error {
 			err = fmt.Errorf("unknown table %q: runs, bench, differences", sec.Table)
 		case sec.Figure != "":
 			name := fmt.Sprintf("fig%d-%s.png", i+1, sec.Figure)
-			err = s.figure(db, sec, dir, filepath.Join(dir, name))
+			var png []byte
+			png, err = s.figure(db, sec, dir)
 			if err == nil {
+				files[name] = png
 				fmt.Fprintf(&b, "![%s](%s)\n\n", sec.Figure, name)
 			}
 		}
@@ -179,6 +182,14 @@ func (s *Spec) Render(db *store.DB, dir, regenerate string) error {
 		}
 	}
 	fmt.Fprintf(&b, "---\nRendered by `lab notebook` on %s from the runs database; every lab number and figure above comes from the runs in it.%s\n", time.Now().UTC().Format("2006-01-02"), published)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, png := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(filepath.Join(dir, "README.md"), []byte(b.String()), 0o644)
 }
 
@@ -213,7 +224,8 @@ func sectionRuns(db *store.DB, sec Section) ([]store.Run, string, error) {
 	return b.Runs, b.Note(), nil
 }
 
-func (s *Spec) figure(db *store.DB, sec Section, dir, path string) error {
+// figure draws a figure section as a PNG.
+func (s *Spec) figure(db *store.DB, sec Section, dir string) ([]byte, error) {
 	size := plot.DefaultSize
 	for _, side := range []struct {
 		v string
@@ -224,7 +236,7 @@ func (s *Spec) figure(db *store.DB, sec Section, dir, path string) error {
 		}
 		l, err := plot.ParseLength(side.v)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		*side.l = l
 	}
@@ -232,22 +244,22 @@ func (s *Spec) figure(db *store.DB, sec Section, dir, path string) error {
 	if p := s.reference(sec, dir); p != "" {
 		var err error
 		if ref, err = plot.ReadReference(p); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var f *plot.Figure
 	if sec.Figure == "cost" {
 		bs, err := db.Benches(sec.Kind)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if f, err = plot.CostVsLength(bs, sec.Metric); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		runs, note, err := sectionRuns(db, sec)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch sec.Figure {
 		case "recall-vs-length":
@@ -257,24 +269,28 @@ func (s *Spec) figure(db *store.DB, sec Section, dir, path string) error {
 		case "tradeoff":
 			c, perr := plot.ParseCost(defaultStr(sec.Cost, "state"))
 			if perr != nil {
-				return perr
+				return nil, perr
 			}
 			f, err = plot.TradeoffWith(runs, sec.Eval, c, ref)
 		case "map":
 			lv, perr := plot.ParseLevels(defaultStr(sec.Levels, "0.1,0.2,0.5,0.7,0.9"))
 			if perr != nil {
-				return perr
+				return nil, perr
 			}
 			f, err = plot.Map(runs, lv)
 		default:
-			return fmt.Errorf("unknown figure %q: recall-vs-length, tradeoff, map, sweep, cost", sec.Figure)
+			return nil, fmt.Errorf("unknown figure %q: recall-vs-length, tradeoff, map, sweep, cost", sec.Figure)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		f.SetNote(note)
 	}
-	return f.Save(path, size)
+	var buf bytes.Buffer
+	if err := f.Render(&buf, "png", size); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func defaultStr(s, d string) string {

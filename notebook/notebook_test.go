@@ -167,4 +167,17 @@ func TestRenderSectionErrors(t *testing.T) {
 			t.Errorf("%q: %v; want an error naming section 1 and %q", body, err, msg)
 		}
 	}
+	// A good figure before a bad section is not written either.
+	p := filepath.Join(dir, "nb.yaml")
+	os.WriteFile(p, []byte("name: e\ntitle: E\nsections:\n  - figure: sweep\n    x: d_model\n  - table: pivot\n"), 0o644)
+	nb, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nb.Render(db, filepath.Join(dir, "out"), "x"); err == nil || !strings.Contains(err.Error(), "section 2") {
+		t.Errorf("want section 2 to fail, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("a failed render left its folder: %v", err)
+	}
 }

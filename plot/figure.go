@@ -112,9 +112,10 @@ type Figure struct {
 	note string
 }
 
-// SetNote sets a line the figure shows under its title (or, for figures of
-// several panels, in its legend): what was selected to draw it, such as
-// "best of 4 over train.lr on test". "" removes it.
+// SetNote sets a line the figure shows under its title, in smaller grey
+// type: what was selected to draw it, such as "best of 4 over train.lr on
+// test". "" removes it. Figures drawn from bench rows (CostVsLength) show
+// none.
 func (f *Figure) SetNote(note string) { f.note = note }
 
 // Note returns the figure's note.

@@ -53,12 +53,6 @@ func Curves(rs []RunMetrics) (*Figure, error) {
 		}
 	}
 	return &Figure{draw: func(c draw.Canvas, note string) {
-		legs := slices.Clone(legs)
-		if note != "" { // in the first legend, which has room below its entries
-			for _, l := range noteLines(note) {
-				legs[0].Add(shorten(l))
-			}
-		}
 		ptrs := make([]*plot.Legend, len(legs))
 		for i := range legs {
 			ptrs[i] = &legs[i]
@@ -69,6 +63,13 @@ func Curves(rs []RunMetrics) (*Figure, error) {
 		}
 		rest := c
 		rest.Max.X -= w + vg.Points(4)
+		below := vg.Points(20) // the first legend starts below the title
+		if note != "" {        // the title and the note over the panels
+			t := panels[0].Title
+			headline(&rest, t.TextStyle, t.Text, t.Padding, note)
+			panels[0].Title.Text, below = "", 0
+			defer func() { panels[0].Title.Text = t.Text }()
+		}
 		tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(6), PadTop: vg.Points(2), PadBottom: vg.Points(2)}
 		cs := plot.Align(grid, tiles, rest)
 		for i, pl := range panels {
@@ -76,7 +77,7 @@ func Curves(rs []RunMetrics) (*Figure, error) {
 			lc := cs[i][0]
 			lc.Min.X, lc.Max.X = c.Max.X-w, c.Max.X
 			if i == 0 {
-				lc.Max.Y -= vg.Points(20) // below the title
+				lc.Max.Y -= below
 			}
 			legs[i].Draw(lc)
 		}

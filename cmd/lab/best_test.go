@@ -49,16 +49,21 @@ func TestBestOverRunsAndAdvise(t *testing.T) {
 	if strings.TrimSpace(errs) != "best of 3 over train.lr on test" {
 		t.Errorf("stderr %q", errs)
 	}
-	code, out, _ = lab(t, "runs", "--db", db, "--best-over", "lr", "--limit", "5")
-	if code != 2 || !strings.Contains(out+errs, "") {
-		t.Errorf("--best-over lr (no top-level lr): exit %d", code)
-	}
 	if code, out, _ = lab(t, "runs", "--db", db, "--best-over", "train.lr", "--limit", "5", "--format", "csv"); code != 0 || strings.Count(out, "\n") != 6 {
 		t.Errorf("--limit after --best-over: exit %d, %d lines", code, strings.Count(out, "\n"))
 	}
 	code, out, errs = lab(t, "advise", "--db", db, "--seq-len", "128", "--recall", "0.9", "--best-over", "train.lr", "--eval", "test")
-	if code != 0 || !strings.Contains(out, "from the best of 3 over train.lr on test") || !strings.Contains(out, "softmax") {
+	if code != 0 || !strings.HasPrefix(out, "from the best of 3 over train.lr on test\nconfigurations that reached recall 0.9 at L=128") ||
+		strings.Count(out, "\nsoftmax ") != 4 || strings.Contains(out, "\nrwkv4 ") {
 		t.Errorf("advise: exit %d: %s %s", code, out, errs)
+	}
+	code, out, _ = lab(t, "advise", "--db", db, "--seq-len", "256", "--recall", "0.6", "--best-over", "train.lr", "--format", "json")
+	var a struct {
+		BestOver string
+		Options  []struct{ Mixer string }
+	}
+	if err := json.Unmarshal([]byte(out), &a); code != 0 || err != nil || a.BestOver != "best of 3 over train.lr on each run's first eval set" || len(a.Options) != 5 || a.Options[0].Mixer != "rwkv4" {
+		t.Errorf("advise json: exit %d, %v: %+v", code, err, a)
 	}
 	for _, c := range []struct {
 		args []string
@@ -111,6 +116,13 @@ func TestPlotSweepAndBestOver(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("sweep.svg lacks %q", want)
 		}
+	}
+	curves := filepath.Join(dir, "curves.svg")
+	if code, _, stderr := plotApp(t, "curves", "--db", db, "-o", curves, "--where", "seq_len=64", "--where", "d_model=64", "--best-over", "train.lr", "--eval", "test"); code != 0 {
+		t.Fatalf("curves svg: %s", stderr)
+	}
+	if b, _ := os.ReadFile(curves); !strings.Contains(string(b), "best of 3 over train.lr on test") || !strings.Contains(string(b), "Training curves of 2 runs") {
+		t.Errorf("curves.svg lacks the title or the note")
 	}
 	if os.Getenv("LAB_KEEP_PNG") != "" { // to look at one
 		src, _ := os.ReadFile(filepath.Join(dir, "sweep.png"))

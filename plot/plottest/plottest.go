@@ -159,7 +159,7 @@ func FillSweep(db *store.DB, spec string) ([]string, error) {
 					cfg, _ := json.Marshal(map[string]any{
 						"name": spec, "seed": 1,
 						"task":  map[string]any{"name": "mqar", "seq_len": st[0], "kv_pairs": st[1], "vocab": 8192},
-						"model": map[string]any{"d_model": d, "layers": 2, "mixer": mixer},
+						"model": map[string]any{"d_model": d, "heads": 1, "layers": 2, "mixer": mixer, "channel": "none", "norm": "layernorm", "chunk": 64},
 						"train": map[string]any{"lr": lr, "epochs": 64},
 					})
 					state := int64(2 * 2 * st[0] * d * 4)
