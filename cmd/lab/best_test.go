@@ -137,7 +137,7 @@ func TestPlotSweepAndBestOver(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"sweep"}, "x key is required"},
+		{[]string{"sweep"}, "--x KEY is required"},
 		{[]string{"sweep", "--x", "model.mixer"}, "numeric"},
 		{[]string{"sweep", "--x", "d_model", "--facet", "task.depth"}, "task.depth"},
 		{[]string{"sweep", "--x", "d_model", "--reference", missing}, "none.csv"},

@@ -203,6 +203,9 @@ func plotRuns(fig func(*cli.Context, []store.Run) (*plot.Figure, error)) cli.Act
 		if _, err := readReference(c); err != nil { // fail before the database is read
 			return err
 		}
+		if c.Command.Name == "sweep" && c.String("x") == "" {
+			return usageErr("plot sweep: --x KEY is required (a numeric config key such as model.d_model)")
+		}
 		db, err := openExisting(c)
 		if err != nil {
 			return err
