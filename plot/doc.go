@@ -1,12 +1,17 @@
 // Package plot draws lab's figures from the runs database: recall against
 // sequence length, the accuracy-cost tradeoff with its Pareto frontier, the
 // decision map (the cheapest mixer that meets a recall level at a length),
-// measured cost against length with log-log slopes, and training curves.
+// measured cost against length with log-log slopes, training curves, and
+// accuracy against any numeric config key in panels (the sweep), with
+// published points from a reference CSV beside lab's (reference.go).
 //
 // It reads what package store returns and never trains anything. The data
 // shaping (grouping over seeds, the frontier, slope fits, the choice of each
-// map cell) is in pure functions: group.go, tradeoff.go, decision.go,
-// cost.go and curves.go. The drawing is in the render_*.go files, built on
+// map cell, the sweep's panels and the differences from published points)
+// is in pure functions: group.go, tradeoff.go, decision.go, cost.go,
+// curves.go, sweep.go and reference.go. Every figure can carry a note under
+// its title (Figure.SetNote), which the CLI uses to say that only the best
+// run over a key was kept (store.BestOver). The drawing is in the render_*.go files, built on
 // gonum.org/v1/plot, and figure.go writes a figure as PNG, SVG or PDF.
 package plot
 
