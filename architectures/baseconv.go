@@ -22,8 +22,9 @@ import (
 //
 //	parallel:  the convolution as a Toeplitz matrix product, T[d, t, s] = h[t-s, d]
 //	           (Gather of the filter rows, then one batched MatMul per channel: O(L²))
-//	chunked:   kernels.CausalConv with the filter as its kernel (direct, no
-//	           [L, L] matrix; O(L·K))
+//	chunked:   depthwiseConv: the short filter by kernels.CausalConv; the long
+//	           one as block-Toeplitz GEMMs over chunks (O(L²·D) work, O(L·c·D)
+//	           memory; no FFT op, no [L, L] matrix)
 //	recurrent: the last K-1 inputs u of the convolution: (K-1)·D floats for
 //	           the short filter; for the long one a cache growing to
 //	           min(L, K-1)·D floats
@@ -97,7 +98,7 @@ func (m *baseConv) filter(g *kernels.Graph, L int) *kernels.Node {
 
 func (m *baseConv) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
 	u := m.in.apply(g, x)
-	cv := g.AddRowVec(depthwiseConv(g, u, m.filter(g, x.Shape[1]), form), g.Param(m.bias))
+	cv := g.AddRowVec(depthwiseConv(g, u, m.filter(g, x.Shape[1]), form, m.c.Chunk), g.Param(m.bias))
 	return g.Mul(m.gate.apply(g, x), cv)
 }
 
@@ -143,30 +144,63 @@ func (m *baseConv) Step(s *State, x, y []float32) {
 }
 
 // depthwiseConv is (h ∗ x)_t = Σ_{j<K, j≤t} h_j ⊙ x_{t-j} for x [B, L, C] and
-// h [K, C]: kernels.CausalConv in the chunked form, a Toeplitz matrix
-// product in the parallel (reference) form.
-func depthwiseConv(g *kernels.Graph, x, h *kernels.Node, form Form) *kernels.Node {
-	if form != Parallel {
+// h [K, C]:
+//
+//	parallel: one Toeplitz matrix per channel, T[t, s] = h[t-s] (a Gather of the
+//	          filter rows), times x: one batched MatMul, [C, L, L] in memory
+//	chunked:  short filters (K ≤ shortTaps) by kernels.CausalConv; longer ones
+//	          as a block-Toeplitz product over chunks of c tokens: output
+//	          chunk i is Σ_m T_m·x_{i-m} with the [c, c] blocks T_m[a, b] =
+//	          h[m·c + a - b] (one Gather, [L/c, C, c, c]), one batched MatMul
+//	          per block lag m that the filter reaches. The work is the
+//	          Toeplitz product's, O(B·L²·C) for a filter as long as the
+//	          sequence, but on GEMMs, with O(L·c·C) memory for the blocks
+func depthwiseConv(g *kernels.Graph, x, h *kernels.Node, form Form, c int) *kernels.Node {
+	b, l, ch := x.Shape[0], x.Shape[1], x.Shape[2]
+	k := h.Shape[0]
+	if form != Parallel && k <= shortTaps {
 		return g.CausalConv(x, h)
 	}
-	l := x.Shape[1]
-	k := h.Shape[0]
-	// T[t, s, :] = h[t-s] for 0 ≤ t-s < K, else the zero row appended at K.
-	idx := kernels.NewInts(l, l)
-	for t := 0; t < l; t++ {
-		for s := 0; s < l; s++ {
-			j := t - s
-			if j < 0 || j >= k {
-				j = k
+	if form == Parallel || c <= 0 || c > l {
+		c = l
+	}
+	nc := (l + c - 1) / c
+	lags := min(nc, (k+c-2)/c+1) // blocks m with some m·c + a - b < K
+	// T_m[a, b] = h[m·c + a - b] where that is in [0, K), else the zero row at K.
+	idx := kernels.NewInts(lags, c, c)
+	for m := 0; m < lags; m++ {
+		for a := 0; a < c; a++ {
+			for bb := 0; bb < c; bb++ {
+				j := m*c + a - bb
+				if j < 0 || j >= k {
+					j = k
+				}
+				idx.Ints[(m*c+a)*c+bb] = int32(j)
 			}
-			idx.Ints[t*l+s] = int32(j)
 		}
 	}
-	tm := g.Gather(g.Pad(h, 0, 0, 1), g.Const("toeplitz_idx", idx)) // [L, L, C]
-	tm = g.Transpose(tm, 2, 0, 1)                                   // [C, L, L]
-	xc := g.Transpose(x, 2, 1, 0)                                   // [C, L, B]
-	return g.Transpose(g.MatMul(tm, xc, false, false), 2, 1, 0)
+	blocks := g.Gather(g.Pad(h, 0, 0, 1), g.Const("toeplitz_idx", idx)) // [lags, c, c, C]
+	blocks = g.Transpose(blocks, 0, 3, 1, 2)                            // [lags, C, c, c]
+	// x as [C, c, nc·B]: column (i, b) holds chunk i of sequence b.
+	xs := g.Reshape(g.Transpose(g.Reshape(g.Pad(x, 1, 0, nc*c-l), b, nc, c, ch), 3, 2, 1, 0), ch, c, nc*b)
+	var y *kernels.Node
+	for m := 0; m < lags; m++ {
+		tm := g.Reshape(g.Slice(blocks, 0, m, m+1), ch, c, c)
+		ym := g.MatMul(tm, g.Slice(xs, 2, 0, (nc-m)*b), false, false) // chunks i-m → i
+		ym = g.Pad(ym, 2, m*b, 0)
+		if y == nil {
+			y = ym
+		} else {
+			y = g.Add(y, ym)
+		}
+	}
+	y = g.Transpose(g.Reshape(y, ch, c, nc, b), 3, 2, 1, 0) // [B, nc, c, C]
+	return g.Slice(g.Reshape(y, b, nc*c, ch), 1, 0, l)
 }
+
+// shortTaps is the longest filter depthwiseConv's chunked form leaves to
+// kernels.CausalConv (a direct loop over the taps).
+const shortTaps = 8
 
 // meanTaps is the number of filter taps a token sees, averaged over a
 // sequence of L: Σ_t min(t+1, K) / L.

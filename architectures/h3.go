@@ -25,9 +25,11 @@ import (
 // The SSM is time-invariant, so as in H3 training applies it as a
 // convolution with the kernel K (materialised, [L, H], from w and C):
 //
-//	parallel:  the convolution as a Toeplitz matrix product (O(L²), the reference)
-//	chunked:   kernels.CausalConv with K as an L-tap kernel (H3's FFT convolution,
-//	           computed directly: no [L, L] matrix)
+//	parallel:  the convolutions as Toeplitz matrix products (O(L²), the reference)
+//	chunked:   depthwiseConv's block-Toeplitz GEMMs over chunks for the SSM
+//	           kernel (H3 uses an FFT convolution; this needs no new op, at
+//	           O(L²·D·dh) work) and for the shift filter when it has more than
+//	           8 taps (else kernels.CausalConv)
 //	recurrent: the SSM itself, H·dh²·d_state floats, and the shift filter's
 //	           window, (shift-1)·D floats
 type h3 struct {
@@ -110,12 +112,12 @@ func (m *h3) kernel(g *kernels.Graph, L int) *kernels.Node {
 func (m *h3) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
 	b, l, d, hd := x.Shape[0], x.Shape[1], m.c.D, m.hd
 	q, v := m.q.apply(g, x), m.v.apply(g, x)
-	k := m.shift.build(g, m.k.apply(g, x))
+	k := depthwiseConv(g, m.k.apply(g, x), g.Param(m.shift.w), form, m.c.Chunk)
 	kern, skip := m.kernel(g, l), g.Param(m.skip)
 	var y *kernels.Node
 	if hd == 1 {
 		kv := g.Mul(k, v)
-		y = g.Add(depthwiseConv(g, kv, kern, form), g.MulRowVec(kv, skip))
+		y = g.Add(depthwiseConv(g, kv, kern, form, m.c.Chunk), g.MulRowVec(kv, skip))
 		y = g.Mul(q, y)
 	} else {
 		rows := b * l * m.h
@@ -124,7 +126,7 @@ func (m *h3) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Node {
 		kv = g.Reshape(kv, b, l, m.h*e)
 		kx := g.Reshape(g.BroadcastLast(kern, e), l, m.h*e)
 		sx := g.Reshape(g.BroadcastLast(skip, e), m.h*e)
-		y = g.Add(depthwiseConv(g, kv, kx, form), g.MulRowVec(kv, sx))
+		y = g.Add(depthwiseConv(g, kv, kx, form, m.c.Chunk), g.MulRowVec(kv, sx))
 		y = g.MatMul(g.Reshape(q, rows, 1, hd), g.Reshape(y, rows, hd, hd), false, false)
 		y = g.Reshape(y, b, l, d)
 	}

@@ -19,9 +19,9 @@ import (
 // one head).
 //
 //	parallel:  the long convolution as a Toeplitz matrix product (O(L²))
-//	chunked:   kernels.CausalConv with h as an L-tap kernel (Hyena trains by FFT
-//	           convolution; the direct convolution needs no new op and no
-//	           [L, L] matrix, at O(L²·D) work)
+//	chunked:   depthwiseConv's block-Toeplitz GEMMs over chunks of c tokens
+//	           (Hyena trains by FFT convolution; this needs no new op and no
+//	           [L, L] matrix, at O(L²·D) work on GEMMs)
 //	recurrent: the long convolution token by token from a cache of the past
 //	           inputs of the long filter (min(L, Lmax-1)·D floats) and the
 //	           three short filters' windows (3·(conv-1)·D floats)
@@ -78,7 +78,7 @@ func (m *hyena) Build(g *kernels.Graph, x *kernels.Node, form Form) *kernels.Nod
 	br := func(d *dense, c *shortConv) *kernels.Node { return c.build(g, d.apply(g, x)) }
 	x1, x2, v := br(m.p1, m.c1), br(m.p2, m.c2), br(m.pv, m.cv)
 	z := g.Mul(v, x1)
-	z = g.Add(depthwiseConv(g, z, m.filter.build(g, x.Shape[1]), form), g.MulRowVec(z, g.Param(m.beta)))
+	z = g.Add(depthwiseConv(g, z, m.filter.build(g, x.Shape[1]), form, m.c.Chunk), g.MulRowVec(z, g.Param(m.beta)))
 	return m.o.apply(g, g.Mul(z, x2))
 }
 

@@ -36,9 +36,9 @@ import (
 //
 // with α = a ⊙ κ̂. The state is carried chunk to chunk by kernels.DeltaStates
 // (S' = S + kdᵀ(tv - tk·S), unit chunk decay): each chunk hands it the c
-// pseudo-value rows (tv = -T·B·V, tk = T·(κ̂ ⊙ Γ_{t-1}), kd = α ⊙ Γ_c/Γ),
-// c value rows (tv = V, tk = 0, kd = k̃ ⊙ Γ_c/Γ) and dk decay rows
-// (tv = 0, tk = I, kd = diag(1 - Γ_c)), which add -diag(1 - Γ_c)·S.
+// pseudo-value rows (tv = -T·B·V, tk = T·(κ̂ ⊙ Γ_{t-1}), kd = α ⊙ Γ_c/Γ)
+// and dk identity rows (kd = I, tk = diag(1 - Γ_c), tv = Σ_s diag(Γ_c/Γ_s)
+// k̃_s v_sᵀ), which add the chunk's writes and -diag(1 - Γ_c)·S.
 // Every score is a kernels.DecayScores (exponents ≤ 0), T is
 // kernels.UnitLowerInverse: no new op.
 //
@@ -160,10 +160,11 @@ func rwkv7Chunked(g *kernels.Graph, q, k, v, alpha, beta, lg *kernels.Node, c in
 	}
 	eyes := g.Reshape(g.BroadcastRows(g.Const("eye", eye), []int{n * nc, dk * dk}), n*nc, dk, dk)
 	fade := g.Reshape(g.AddScalar(g.Scale(g.Act(kernels.Exp, last), -1), 1), n*nc, 1, dk) // 1 - Γ_c
-	rows := 2*c + dk
-	tv := g.Reshape(g.Pad(g.Concat(1, tvU, vc), 1, 0, dk), n, nc, rows, dv)
-	tk := g.Reshape(g.Concat(1, g.Pad(tkU, 1, 0, c), eyes), n, nc, rows, dk)
-	kd := g.Reshape(g.Concat(1, g.Mul(ac, toEnd), g.Mul(kc, toEnd), g.BMul(eyes, fade)), n, nc, rows, dk)
+	rows := c + dk
+	written := g.MatMul(g.Mul(kc, toEnd), vc, true, false) // Σ_s diag(Γ_c/Γ_s) k̃_s v_sᵀ, [N·nc, dk, dv]
+	tv := g.Reshape(g.Concat(1, tvU, written), n, nc, rows, dv)
+	tk := g.Reshape(g.Concat(1, tkU, g.BMul(eyes, fade)), n, nc, rows, dk)
+	kd := g.Reshape(g.Concat(1, g.Mul(ac, toEnd), eyes), n, nc, rows, dk)
 	s := g.Reshape(g.DeltaStates(tv, tk, kd, g.Const("unit_decay", kernels.New(n, nc).Fill(1))), n*nc, dk, dv)
 	u := g.Sub(tvU, g.MatMul(tkU, s, false, false))
 	qa := g.DecayScores(qc, ac, gi, gi, false)
