@@ -2,6 +2,7 @@ package architectures
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -106,5 +107,26 @@ func TestMQARSmoke(t *testing.T) {
 				t.Errorf("%s: loss %.3f -> %.3f: did not fall by 0.5", mix, first, last)
 			}
 		})
+	}
+}
+
+// The new mixers' arguments are checked with one-line input errors.
+func TestFigureMixersBadInput(t *testing.T) {
+	cfg := Config{D: 8, Heads: 2, MaxLen: 32}
+	for _, c := range []struct {
+		name string
+		args map[string]string
+	}{
+		{"baseconv", map[string]string{"conv": "64"}}, {"baseconv", map[string]string{"long": "maybe"}},
+		{"baseconv", map[string]string{"filter_order": "0"}}, {"hyena", map[string]string{"filter_order": "0"}},
+		{"hyena", map[string]string{"conv": "0"}}, {"h3", map[string]string{"head_dim": "3"}},
+		{"h3", map[string]string{"d_state": "0"}}, {"mamba", map[string]string{"scan": "fft"}},
+		{"mamba", map[string]string{"expand": "0"}}, {"rwkv7", map[string]string{"rank": "0"}},
+	} {
+		_, err := NewMixer(c.name, c.args, cfg, rand.New(rand.NewPCG(1, 1)))
+		var ie *InputError
+		if err == nil || !asInput(err, &ie) {
+			t.Errorf("%s %v: got %v, want an InputError", c.name, c.args, err)
+		}
 	}
 }
