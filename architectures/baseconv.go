@@ -255,6 +255,9 @@ func newImplicitFilter(name string, d, order, maxLen int, rng *rand.Rand) *impli
 	for _, l := range []*dense{f.l1, f.l2} {
 		l.B.Value.Uniform(rng, -0.5, 0.5)
 	}
+	for _, l := range []*dense{f.l1, f.l2, f.l3} {
+		l.W.Decay = false // Hyena trains its filter without weight decay
+	}
 	lo, hi := math.Log(1e-2)/1.5, math.Log(1e-2)/0.3
 	for i := 0; i < d; i++ {
 		f.rate = append(f.rate, -(lo + (hi-lo)*float64(i)/float64(max(1, d-1))))

@@ -78,6 +78,7 @@ func init() {
 				cOut:    kernels.NewParam("h3.C", kernels.New(h, n).Randn(rng, 1/math.Sqrt(float64(n)))),
 				skip:    kernels.NewParam("h3.D", kernels.New(h).Randn(rng, 1)),
 			}
+			m.logRate.Decay, m.cOut.Decay = false, false // SSM parameters: no weight decay, as S4's
 			for i := 0; i < h; i++ {
 				dt := math.Exp(math.Log(0.001) + rng.Float64()*(math.Log(0.1)-math.Log(0.001)))
 				for j := 0; j < n; j++ {

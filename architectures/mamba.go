@@ -86,6 +86,7 @@ func init() {
 				aLog: kernels.NewParam("mamba.A_log", kernels.New(di, n)), skip: kernels.NewParam("mamba.D", kernels.New(di).Fill(1)),
 			}
 			m.dtUp.B.Name = "mamba.decay_bias"
+			m.aLog.Decay = false // as Mamba: no weight decay on A
 			for i := 0; i < di; i++ {
 				for j := 0; j < n; j++ {
 					m.aLog.Value.Data[i*n+j] = float32(math.Log(float64(j + 1)))
