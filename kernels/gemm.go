@@ -13,15 +13,17 @@ import (
 // work. sgemm is the C kernel of gemm_amd64.c (AVX2+FMA, packed panels,
 // 6x16 register blocks) where it runs, and gonum's pure-Go Sgemm elsewhere
 // (no cgo, another architecture, a CPU without AVX2 or FMA) or when
-// LAB_CPU_GEMM=gonum. The tests hold both to a float64 triple loop.
+// LAB_CPU_KERNELS=go. The tests hold both to a float64 triple loop.
 
-// useNative says whether sgemm runs the C kernel. Tests flip it to run
-// gonum's path.
-var useNative = nativeGemm && os.Getenv("LAB_CPU_GEMM") != "gonum"
+// useNative says whether the C kernels run (the GEMM of gemm_amd64.c, the
+// activations and softmax of vecmath_amd64.c): where they are built and the
+// CPU has AVX2 and FMA, unless LAB_CPU_KERNELS=go. Tests flip it to run the
+// Go paths.
+var useNative = nativeGemm && os.Getenv("LAB_CPU_KERNELS") != "go"
 
-// gemmNative reports whether the CPU GEMMs run the AVX2+FMA C kernel (false:
-// gonum's pure-Go BLAS).
-func gemmNative() bool { return useNative }
+// NativeKernels reports whether the CPU backend runs its AVX2+FMA C kernels
+// (false: gonum's pure-Go BLAS and Go loops).
+func NativeKernels() bool { return useNative }
 
 var gonumImpl gonum.Implementation
 

@@ -17,15 +17,29 @@ func (softmax) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	x, y := in[0].Data, out.Data
 	nr, c := rows(out.Shape)
 	body := func(lo, hi int) {
+		if useNative {
+			nativeSoftmaxRows(x[lo*c:hi*c], y[lo*c:hi*c], c)
+			return
+		}
 		for i := lo; i < hi; i++ {
-			softmaxRow(x[i*c:(i+1)*c], y[i*c:(i+1)*c])
+			softmaxRowGo(x[i*c:(i+1)*c], y[i*c:(i+1)*c])
 		}
 	}
 	return func() { r.For(nr, 1+ewGrain/(4*c+1), body) }
 }
 
-// softmaxRow writes softmax(x) to y (len(x) == len(y)).
+// softmaxRow writes softmax(x) to y (len(x) == len(y)): AVX2 in
+// vecmath_amd64.c for rows of 16 or more where it runs, else softmaxRowGo.
 func softmaxRow(x, y []float32) {
+	if useNative && len(x) >= 16 {
+		nativeSoftmaxRows(x, y, len(x))
+		return
+	}
+	softmaxRowGo(x, y)
+}
+
+// softmaxRowGo is softmaxRow in Go, float64 exponentials: the slow twin.
+func softmaxRowGo(x, y []float32) {
 	m := float32(math.Inf(-1))
 	for _, v := range x {
 		m = max(m, v)

@@ -140,6 +140,9 @@ func (o unaryGrad) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 // evalSlice is y = f(x) with the hot activations unrolled out of the switch.
 func (a Activation) evalSlice(x, y []float32) {
 	y = y[:len(x)]
+	if useNative && nativeAct(a, x, nil, y) {
+		return // GELU, ELU1: AVX2 in vecmath_amd64.c, held to Eval by tests
+	}
 	switch a {
 	case GELU:
 		for i, xv := range x {
@@ -160,6 +163,9 @@ func (a Activation) evalSlice(x, y []float32) {
 // gradSlice is y = d * f'(x).
 func (a Activation) gradSlice(x, d, y []float32) {
 	y, d = y[:len(x)], d[:len(x)]
+	if useNative && nativeAct(a, x, d, y) {
+		return // GELU, ELU1: AVX2 in vecmath_amd64.c, held to Deriv by tests
+	}
 	switch a {
 	case GELU:
 		for i, xv := range x {

@@ -1,0 +1,163 @@
+//go:build cgo
+
+// Elementwise float32 kernels for x86-64 with AVX2 and FMA, eight lanes at a
+// time: GELU (tanh form) and its gradient, ELU+1 and its gradient, and
+// softmax over rows. Their slow twins are Activation.Eval/Deriv and
+// softmaxRow (float64 math, one element at a time); vecmath_test.go holds
+// them together. Compiled for AVX2+FMA by attribute; the Go side calls them
+// only where lab_gemm_supported says the CPU runs them.
+
+#include <immintrin.h>
+#include <math.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+// exp8 is e^x per lane (Cephes expf: x = n·ln2 + r, |r| <= ln2/2, a degree-7
+// polynomial for e^r, 2^n through the exponent bits); within 2 ulp of e^x.
+// Below -87.33 (where e^x leaves the normal range) it gives 0, above 88 +Inf,
+// and NaN stays NaN.
+INLINE __m256 exp8(__m256 x) {
+	const __m256 lo = _mm256_set1_ps(-87.33654475f), hi = _mm256_set1_ps(88.0f);
+	__m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+	x = _mm256_min_ps(hi, _mm256_max_ps(lo, x)); // NaN passes through (second operand)
+	__m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+	                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+	r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+	__m256 p = _mm256_set1_ps(1.9875691500E-4f);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+	__m256i n = _mm256_cvttps_epi32(fx);
+	__m256 pow2n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+	__m256 y = _mm256_mul_ps(p, pow2n);
+	y = _mm256_andnot_ps(under, y);
+	return _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), over);
+}
+
+// tailmask has lanes 0..n-1 set (0 <= n < 8).
+INLINE __m256i tailmask(long n) {
+	const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx);
+}
+
+#define GELU_C 0.7978845608028654f // sqrt(2/pi)
+#define GELU_A 0.044715f
+
+// gelu_s is the sigmoid s = 1/(1 + e) of z = 2·sqrt(2/pi)·(x + 0.044715·x³),
+// e = e^-z: gelu(x) = x·s, since 0.5·(1 + tanh(z/2)) = 1/(1 + e^-z).
+INLINE __m256 gelu_s(__m256 x, __m256 *e) {
+	__m256 x2 = _mm256_mul_ps(x, x);
+	__m256 nz = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-2 * GELU_C), x),
+	                          _mm256_fmadd_ps(_mm256_set1_ps(GELU_A), x2, _mm256_set1_ps(1.0f)));
+	__m256 one = _mm256_set1_ps(1.0f);
+	*e = exp8(nz);
+	return _mm256_div_ps(one, _mm256_add_ps(one, *e));
+}
+
+INLINE __m256 gelu8(__m256 x) {
+	__m256 e;
+	return _mm256_mul_ps(x, gelu_s(x, &e));
+}
+
+// d/dx x·s(z) = s + x·s·(1-s)·dz/dx, dz/dx = 2·sqrt(2/pi)·(1 + 3·0.044715·x²),
+// with 1-s = e·s (no cancellation where s is near 1).
+INLINE __m256 gelu_grad8(__m256 x, __m256 d) {
+	__m256 e, s = gelu_s(x, &e);
+	__m256 one = _mm256_set1_ps(1.0f);
+	__m256 dz = _mm256_mul_ps(_mm256_set1_ps(2 * GELU_C),
+	                          _mm256_fmadd_ps(_mm256_set1_ps(3 * GELU_A), _mm256_mul_ps(x, x), one));
+	__m256 oms = _mm256_min_ps(_mm256_mul_ps(e, s), one); // e = +Inf: s = 0, 1-s = 1
+	__m256 t = _mm256_mul_ps(_mm256_mul_ps(x, s), _mm256_mul_ps(oms, dz));
+	return _mm256_mul_ps(d, _mm256_add_ps(s, t));
+}
+
+INLINE __m256 elu1_8(__m256 x) {
+	__m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
+	return _mm256_blendv_ps(exp8(x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)), pos);
+}
+
+INLINE __m256 elu1_grad8(__m256 x, __m256 d) {
+	__m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
+	return _mm256_mul_ps(d, _mm256_blendv_ps(exp8(x), _mm256_set1_ps(1.0f), pos));
+}
+
+// lab_act computes y = f(x) (d == 0) or y = d·f'(x) over n elements, for
+// f = GELU (act 0) or ELU+1 (act 2), the numbers of kernels.Activation.
+AVX2 void lab_act(int act, const float *x, const float *d, float *y, long n) {
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(x + i), r;
+		if (d) {
+			__m256 g = _mm256_loadu_ps(d + i);
+			r = act == 0 ? gelu_grad8(v, g) : elu1_grad8(v, g);
+		} else {
+			r = act == 0 ? gelu8(v) : elu1_8(v);
+		}
+		_mm256_storeu_ps(y + i, r);
+	}
+	if (i < n) {
+		__m256i m = tailmask(n - i);
+		__m256 v = _mm256_maskload_ps(x + i, m), r;
+		if (d) {
+			__m256 g = _mm256_maskload_ps(d + i, m);
+			r = act == 0 ? gelu_grad8(v, g) : elu1_grad8(v, g);
+		} else {
+			r = act == 0 ? gelu8(v) : elu1_8(v);
+		}
+		_mm256_maskstore_ps(y + i, m, r);
+	}
+}
+
+INLINE float hmax(__m256 v) {
+	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+	m = _mm_max_ss(m, _mm_movehdup_ps(m));
+	return _mm_cvtss_f32(m);
+}
+
+INLINE float hsum(__m256 v) {
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+// lab_softmax_rows writes softmax over each of rows rows of c floats (row
+// stride c) of x to y (y may be x). A row that is all -Inf gives zeros.
+AVX2 void lab_softmax_rows(const float *x, float *y, long rows, long c) {
+	const __m256 ninf = _mm256_set1_ps(-INFINITY);
+	long tail = c & 7, body = c - tail;
+	__m256i tm = tailmask(tail);
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * c;
+		float *yr = y + r * c;
+		__m256 vm = ninf;
+		for (long j = 0; j < body; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(xr + j));
+		if (tail) vm = _mm256_max_ps(vm, _mm256_blendv_ps(ninf, _mm256_maskload_ps(xr + body, tm), _mm256_castsi256_ps(tm)));
+		float m = hmax(vm);
+		if (m == -INFINITY) {
+			for (long j = 0; j < c; j++) yr[j] = 0;
+			continue;
+		}
+		__m256 mv = _mm256_set1_ps(m), vs = _mm256_setzero_ps();
+		for (long j = 0; j < body; j += 8) {
+			__m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(xr + j), mv));
+			_mm256_storeu_ps(yr + j, e);
+			vs = _mm256_add_ps(vs, e);
+		}
+		if (tail) {
+			__m256 v = _mm256_blendv_ps(ninf, _mm256_maskload_ps(xr + body, tm), _mm256_castsi256_ps(tm));
+			__m256 e = exp8(_mm256_sub_ps(v, mv)); // masked lanes: e^-Inf = 0
+			_mm256_maskstore_ps(yr + body, tm, e);
+			vs = _mm256_add_ps(vs, e);
+		}
+		__m256 inv = _mm256_set1_ps(1.0f / hsum(vs));
+		for (long j = 0; j < body; j += 8) _mm256_storeu_ps(yr + j, _mm256_mul_ps(_mm256_loadu_ps(yr + j), inv));
+		if (tail) _mm256_maskstore_ps(yr + body, tm, _mm256_mul_ps(_mm256_maskload_ps(yr + body, tm), inv));
+	}
+}

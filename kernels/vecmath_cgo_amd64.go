@@ -1,0 +1,40 @@
+//go:build cgo
+
+package kernels
+
+/*
+#cgo CFLAGS: -O2
+void lab_act(int act, const float *x, const float *d, float *y, long n);
+void lab_softmax_rows(const float *x, float *y, long rows, long c);
+*/
+import "C"
+
+import "unsafe"
+
+// nativeAct computes y = f(x) (d nil) or y = d·f'(x) with the AVX2 kernels
+// of vecmath_amd64.c, for f = GELU or ELU1; false (nothing done) for any
+// other f. The slices have len(x) elements.
+func nativeAct(a Activation, x, d, y []float32) bool {
+	if a != GELU && a != ELU1 {
+		return false
+	}
+	if len(x) == 0 {
+		return true
+	}
+	y = y[:len(x)]
+	var pd *C.float
+	if d != nil {
+		pd = (*C.float)(unsafe.Pointer(&d[:len(x)][0]))
+	}
+	C.lab_act(C.int(a), (*C.float)(unsafe.Pointer(&x[0])), pd, (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)))
+	return true
+}
+
+// nativeSoftmaxRows writes softmax over each row of c floats of x to y.
+func nativeSoftmaxRows(x, y []float32, c int) {
+	if len(x) == 0 {
+		return
+	}
+	y = y[:len(x)]
+	C.lab_softmax_rows((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+}

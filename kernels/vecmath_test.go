@@ -1,0 +1,108 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The AVX2 activations against Activation.Eval and Deriv (float64 math, the
+// slow twins) on fresh random inputs over [-12, 12], wider ones, and the
+// values where things go wrong (0, ±Inf, NaN, the exponential's ends).
+// Bound: within 4e-7 of 1 + |f| (a few float32 roundings).
+func TestNativeActivationsMatchEval(t *testing.T) {
+	if !useNative {
+		t.Skip("the C kernels do not run here")
+	}
+	rng := rand.New(rand.NewPCG(18, 3))
+	x := []float32{0, 1, -1, 88, 88.5, -87, -88, -100, 100, 1e-30, -1e-30, 5e3, -5e3,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for len(x) < 4099 { // not a multiple of 8: the masked tail runs
+		s := 12.0
+		if len(x)%5 == 0 {
+			s = 200
+		}
+		x = append(x, float32(s*(2*rng.Float64()-1)))
+	}
+	d := randSlice(rng, len(x))
+	y := make([]float32, len(x))
+	worst := 0.0
+	check := func(what string, i int, got, want float32) {
+		if math.IsNaN(float64(want)) || math.IsNaN(float64(got)) {
+			if math.IsNaN(float64(want)) != math.IsNaN(float64(got)) {
+				t.Fatalf("%s(%v): got %v, want %v", what, x[i], got, want)
+			}
+			return
+		}
+		if math.IsInf(float64(want), 0) || math.IsInf(float64(got), 0) {
+			if got != want {
+				t.Fatalf("%s(%v): got %v, want %v", what, x[i], got, want)
+			}
+			return
+		}
+		e := math.Abs(float64(got-want)) / (1 + math.Abs(float64(want)))
+		worst = max(worst, e)
+		if e > 4e-7 {
+			t.Fatalf("%s(%v): got %v, want %v", what, x[i], got, want)
+		}
+	}
+	for _, a := range []Activation{GELU, ELU1} {
+		for _, n := range []int{len(x), 7, 8, 13} {
+			xs := x[:n]
+			if !nativeAct(a, xs, nil, y) {
+				t.Fatalf("%v: no native kernel", a)
+			}
+			for i, v := range xs {
+				check(a.String(), i, y[i], a.Eval(v))
+			}
+			nativeAct(a, xs, d, y)
+			for i, v := range xs {
+				check(a.String()+"'", i, y[i], d[i]*a.Deriv(v))
+			}
+		}
+	}
+	t.Logf("largest error %.2g of 1+|f|", worst)
+}
+
+// The AVX2 softmax against softmaxRowGo: rows of 1 to 70, -Inf entries,
+// rows that are all -Inf, large spreads. Bound: within 1e-6 of 1.
+func TestNativeSoftmaxMatchesGo(t *testing.T) {
+	if !useNative {
+		t.Skip("the C kernels do not run here")
+	}
+	rng := rand.New(rand.NewPCG(18, 4))
+	worst := 0.0
+	for c := 1; c <= 70; c++ {
+		rows := 5
+		x := make([]float32, rows*c)
+		for i := range x {
+			x[i] = float32(30 * rng.NormFloat64())
+			if rng.IntN(4) == 0 {
+				x[i] = float32(math.Inf(-1))
+			}
+		}
+		for j := 0; j < c; j++ {
+			x[2*c+j] = float32(math.Inf(-1)) // row 2: all -Inf
+		}
+		want, got := make([]float32, len(x)), make([]float32, len(x))
+		for r := 0; r < rows; r++ {
+			softmaxRowGo(x[r*c:(r+1)*c], want[r*c:(r+1)*c])
+		}
+		nativeSoftmaxRows(x, got, c)
+		for i := range want {
+			e := math.Abs(float64(got[i] - want[i]))
+			worst = max(worst, e)
+			if !(e <= 1e-6) {
+				t.Fatalf("c=%d element %d: got %v, want %v", c, i, got[i], want[i])
+			}
+		}
+		copy(got, x) // in place
+		nativeSoftmaxRows(got, got, c)
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+				t.Fatalf("c=%d in place: element %d: got %v, want %v", c, i, got[i], want[i])
+			}
+		}
+	}
+	t.Logf("largest error %.2g", worst)
+}
