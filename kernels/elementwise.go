@@ -132,6 +132,7 @@ func (o rowVec) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	body := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xr, yr := x[i*c:(i+1)*c], y[i*c:(i+1)*c]
+			xr, yr = xr[:len(v)], yr[:len(v)] // no bounds checks in the loops
 			if o.mul {
 				for j, vj := range v {
 					yr[j] = xr[j] * vj

@@ -81,13 +81,16 @@ func (o reduce) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	switch o.k {
 	case sumRowsK:
 		nr, c := rows(in[0].Shape)
+		// Rows outer, columns inner: the same sum in the same order per
+		// column as a column at a time, without a stride-c walk and a chain
+		// of dependent adds.
 		body := func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				var s float32
-				for i := 0; i < nr; i++ {
-					s += x[i*c+j]
+			acc := y[lo:hi]
+			clear(acc)
+			for i := 0; i < nr; i++ {
+				for j, v := range x[i*c+lo : i*c+hi] {
+					acc[j] += v
 				}
-				y[j] = s
 			}
 		}
 		return func() { r.For(c, 1+ewGrain/(nr+1), body) }
