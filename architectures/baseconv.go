@@ -3,6 +3,7 @@ package architectures
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"lab/kernels"
 )
@@ -241,6 +242,10 @@ type implicitFilter struct {
 	l1, l2, l3 *dense
 	rate       []float64 // |δ_d|
 	norm, taps int       // Lmax for positions; taps: Lmax, or 0 = as long as the sequence
+	// The recurrent form's filter rows, kept while the weights they came
+	// from are unchanged (a decoder computes its filter once).
+	memo     []float32
+	memoFrom [][]float32
 }
 
 func newImplicitFilter(name string, d, order, maxLen int, rng *rand.Rand) *implicitFilter {
@@ -314,8 +319,32 @@ func (f *implicitFilter) build(g *kernels.Graph, L int) *kernels.Node {
 	return g.Mul(f.l3.apply(g, h), g.Const("filter_window", f.window(k)))
 }
 
-// rows computes the first k filter taps in plain Go, [k·D].
+// rows returns the first k filter taps, [k·D], from the memo when the
+// weights have not changed since it was computed.
 func (f *implicitFilter) rows(k int) []float32 {
+	d := len(f.rate)
+	ps := f.params()
+	fresh := len(f.memo) >= k*d && len(f.memoFrom) == len(ps)
+	for i := 0; fresh && i < len(ps); i++ {
+		fresh = slices.Equal(ps[i].Value.Data, f.memoFrom[i])
+	}
+	if fresh {
+		return f.memo[:k*d]
+	}
+	want := f.taps // every tap the filter has, once
+	if want == 0 {
+		want = max(k, 2*len(f.memo)/d) // a filter as long as the sequence: grow by doubling
+	}
+	f.memo = f.computeRows(want)
+	f.memoFrom = f.memoFrom[:0]
+	for _, p := range ps {
+		f.memoFrom = append(f.memoFrom, slices.Clone(p.Value.Data))
+	}
+	return f.memo[:k*d]
+}
+
+// computeRows evaluates the first k filter taps in plain Go, [k·D].
+func (f *implicitFilter) computeRows(k int) []float32 {
 	z, win := f.features(k), f.window(k)
 	h1, h2 := make([]float32, k*f.l1.out), make([]float32, k*f.l2.out)
 	out := make([]float32, k*f.l3.out)
