@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 
 	"lab/kernels"
 )
@@ -244,6 +245,7 @@ type implicitFilter struct {
 	norm, taps int       // Lmax for positions; taps: Lmax, or 0 = as long as the sequence
 	// The recurrent form's filter rows, kept while the weights they came
 	// from are unchanged (a decoder computes its filter once).
+	mu       sync.Mutex // guards the memo: Step may run on several goroutines
 	memo     []float32
 	memoFrom [][]float32
 }
@@ -322,6 +324,8 @@ func (f *implicitFilter) build(g *kernels.Graph, L int) *kernels.Node {
 // rows returns the first k filter taps, [k·D], from the memo when the
 // weights have not changed since it was computed.
 func (f *implicitFilter) rows(k int) []float32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	d := len(f.rate)
 	ps := f.params()
 	fresh := len(f.memo) >= k*d && len(f.memoFrom) == len(ps)
