@@ -33,8 +33,8 @@ type rwkvCMix struct {
 type identity struct{}
 
 func (identity) build(g *kernels.Graph, x *kernels.Node) *kernels.Node { return x }
-func (identity) params() []*kernels.Param                             { return nil }
-func (identity) flops() float64                                       { return 0 }
+func (identity) params() []*kernels.Param                              { return nil }
+func (identity) flops() float64                                        { return 0 }
 
 // ChannelMixers names the channel mixers a spec may choose.
 var ChannelMixers = []string{"mlp", "glu", "rwkv_cmix", "identity", "none"}
