@@ -264,8 +264,19 @@ func TestShippedSpecsLoad(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 			continue
 		}
-		if _, err := s.Expand(); err != nil {
+		trials, err := s.Expand()
+		if err != nil {
 			t.Errorf("%s: %v", p, err)
+		}
+		// Every distinct mix builds (mixer arguments are checked there).
+		seen := map[string]bool{}
+		for _, tr := range trials {
+			if m := tr.Spec.Model.Mixer; !seen[m] {
+				seen[m] = true
+				if _, err := Prepare(tr); err != nil {
+					t.Errorf("%s: trial %d: %v", p, tr.Index, err)
+				}
+			}
 		}
 	}
 }
