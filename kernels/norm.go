@@ -40,18 +40,39 @@ func (o normalize) Backward(g *Graph, n *Node, dy *Node) []*Node {
 }
 
 // rowStats returns the mean (0 for RMS) and 1/scale of a row.
+// The float64 sums run in four independent chains (their reassociation
+// moves a float64 sum by about 1e-16 of itself, below float32's rounding).
 func (o normalize) rowStats(x []float32) (mean, inv float32) {
-	var s, ss float64
-	for _, v := range x {
-		s += float64(v)
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0 += float64(v[0])
+		s1 += float64(v[1])
+		s2 += float64(v[2])
+		s3 += float64(v[3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
 	}
 	if !o.rms {
-		mean = float32(s / float64(len(x)))
+		mean = float32((s0 + s1 + s2 + s3) / float64(len(x)))
 	}
-	for _, v := range x {
-		d := float64(v - mean)
-		ss += d * d
+	s0, s1, s2, s3 = 0, 0, 0, 0
+	i = 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		d0, d1, d2, d3 := float64(v[0]-mean), float64(v[1]-mean), float64(v[2]-mean), float64(v[3]-mean)
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
 	}
+	for ; i < len(x); i++ {
+		d := float64(x[i] - mean)
+		s0 += d * d
+	}
+	ss := s0 + s1 + s2 + s3
 	return mean, float32(1 / math.Sqrt(ss/float64(len(x))+float64(o.eps)))
 }
 
