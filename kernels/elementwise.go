@@ -45,21 +45,28 @@ func (o binary) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	a, b, y := in[0].Data, in[1].Data, out.Data
 	var body func(lo, hi int)
 	switch o.k {
+	// Each body reslices to one length first: no bounds checks in the loops.
 	case addK:
 		body = func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+			y := y[lo:hi]
+			a, b := a[lo:lo+len(y)], b[lo:lo+len(y)]
+			for i := range y {
 				y[i] = a[i] + b[i]
 			}
 		}
 	case subK:
 		body = func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+			y := y[lo:hi]
+			a, b := a[lo:lo+len(y)], b[lo:lo+len(y)]
+			for i := range y {
 				y[i] = a[i] - b[i]
 			}
 		}
 	default:
 		body = func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+			y := y[lo:hi]
+			a, b := a[lo:lo+len(y)], b[lo:lo+len(y)]
+			for i := range y {
 				y[i] = a[i] * b[i]
 			}
 		}
