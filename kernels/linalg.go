@@ -126,16 +126,22 @@ func (o convGrad) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	}
 	x, dw, k := other.Data, out.Data, out.Shape[0]
 	// dw[j, e] = Σ_{b,t≥j} dy[b,t,e]·x[b,t-j,e]; split over channels e.
+	// Rows outer, channels inner: each dw[j, e] sums the same products in
+	// the same order as a channel at a time, without the stride-d walk and
+	// the chain of dependent adds.
 	body := func(lo, hi int) {
 		for j := 0; j < k; j++ {
-			for e := lo; e < hi; e++ {
-				var s float32
-				for bt := 0; bt < rowsN; bt++ {
-					if bt%l >= j {
-						s += dy.Data[bt*d+e] * x[(bt-j)*d+e]
-					}
+			acc := dw[j*d+lo : j*d+hi]
+			clear(acc)
+			for bt := 0; bt < rowsN; bt++ {
+				if bt%l < j {
+					continue
 				}
-				dw[j*d+e] = s
+				g, xv := dy.Data[bt*d+lo:bt*d+hi], x[(bt-j)*d+lo:(bt-j)*d+hi]
+				g, xv = g[:len(acc)], xv[:len(acc)]
+				for e, v := range g {
+					acc[e] += v * xv[e]
+				}
 			}
 		}
 	}
