@@ -137,6 +137,10 @@ func (o rowVec) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	x, v, y := in[0].Data, in[1].Data, out.Data
 	nr, c := rows(out.Shape)
 	body := func(lo, hi int) {
+		if useNative {
+			nativeRowVec(o.mul, x[lo*c:hi*c], v[:c], y[lo*c:hi*c]) // AVX2, the same bits
+			return
+		}
 		for i := lo; i < hi; i++ {
 			xr, yr := x[i*c:(i+1)*c], y[i*c:(i+1)*c]
 			xr, yr = xr[:len(v)], yr[:len(v)] // no bounds checks in the loops

@@ -85,6 +85,10 @@ func (o reduce) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 		// column as a column at a time, without a stride-c walk and a chain
 		// of dependent adds.
 		body := func(lo, hi int) {
+			if useNative {
+				nativeSumCols(x, y, nr, c, lo, hi) // AVX2, the same bits
+				return
+			}
 			acc := y[lo:hi]
 			clear(acc)
 			for i := 0; i < nr; i++ {

@@ -161,3 +161,40 @@ AVX2 void lab_softmax_rows(const float *x, float *y, long rows, long c) {
 		if (tail) _mm256_maskstore_ps(yr + body, tm, _mm256_mul_ps(_mm256_maskload_ps(yr + body, tm), inv));
 	}
 }
+
+// lab_rowvec writes y = x + v (mul 0) or y = x * v (mul 1) for rows rows of
+// c floats, v one row of c: the same single rounding per element as Go.
+AVX2 void lab_rowvec(int mul, const float *x, const float *v, float *y, long rows, long c) {
+	long tail = c & 7, body = c - tail;
+	__m256i tm = tailmask(tail);
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * c;
+		float *yr = y + r * c;
+		long j = 0;
+		for (; j < body; j += 8) {
+			__m256 a = _mm256_loadu_ps(xr + j), b = _mm256_loadu_ps(v + j);
+			_mm256_storeu_ps(yr + j, mul ? _mm256_mul_ps(a, b) : _mm256_add_ps(a, b));
+		}
+		if (tail) {
+			__m256 a = _mm256_maskload_ps(xr + j, tm), b = _mm256_maskload_ps(v + j, tm);
+			_mm256_maskstore_ps(yr + j, tm, mul ? _mm256_mul_ps(a, b) : _mm256_add_ps(a, b));
+		}
+	}
+}
+
+// lab_sum_cols writes y[j] = Σ_i x[i*c + j] for j in [lo, hi), the rows
+// summed in order from 0 (the same sums, bit for bit, as a Go loop).
+AVX2 void lab_sum_cols(const float *x, float *y, long rows, long c, long lo, long hi) {
+	long n = hi - lo, tail = n & 7, body = n - tail;
+	__m256i tm = tailmask(tail);
+	for (long j = 0; j < body; j += 8) {
+		__m256 s = _mm256_setzero_ps();
+		for (long r = 0; r < rows; r++) s = _mm256_add_ps(s, _mm256_loadu_ps(x + r * c + lo + j));
+		_mm256_storeu_ps(y + lo + j, s);
+	}
+	if (tail) {
+		__m256 s = _mm256_setzero_ps();
+		for (long r = 0; r < rows; r++) s = _mm256_add_ps(s, _mm256_maskload_ps(x + r * c + lo + body, tm));
+		_mm256_maskstore_ps(y + lo + body, tm, s);
+	}
+}

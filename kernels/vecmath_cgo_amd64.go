@@ -6,6 +6,8 @@ package kernels
 #cgo CFLAGS: -O2
 void lab_act(int act, const float *x, const float *d, float *y, long n);
 void lab_softmax_rows(const float *x, float *y, long rows, long c);
+void lab_rowvec(int mul, const float *x, const float *v, float *y, long rows, long c);
+void lab_sum_cols(const float *x, float *y, long rows, long c, long lo, long hi);
 */
 import "C"
 
@@ -37,4 +39,32 @@ func nativeSoftmaxRows(x, y []float32, c int) {
 	}
 	y = y[:len(x)]
 	C.lab_softmax_rows((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+}
+
+// nativeRowVec writes y = x + v (or x * v with mul) over the rows of c =
+// len(v) floats of x.
+func nativeRowVec(mul bool, x, v, y []float32) {
+	if len(x) == 0 || len(v) == 0 {
+		return
+	}
+	c := len(v)
+	y = y[:len(x)]
+	C.lab_rowvec(cbool(mul), (*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&v[0])),
+		(*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+}
+
+// nativeSumCols writes y[j] = Σ_i x[i*c+j] for j in [lo, hi), x holding nr
+// rows of c floats.
+func nativeSumCols(x, y []float32, nr, c, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	if nr == 0 {
+		clear(y[lo:hi])
+		return
+	}
+	_ = x[(nr-1)*c+hi-1]
+	_ = y[hi-1]
+	C.lab_sum_cols((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(nr), C.long(c),
+		C.long(lo), C.long(hi))
 }

@@ -5,3 +5,7 @@ package kernels
 func nativeAct(a Activation, x, d, y []float32) bool { return false }
 
 func nativeSoftmaxRows(x, y []float32, c int) { panic("kernels: no native softmax here") }
+
+func nativeRowVec(mul bool, x, v, y []float32) { panic("kernels: no native row-vector op here") }
+
+func nativeSumCols(x, y []float32, nr, c, lo, hi int) { panic("kernels: no native column sum here") }
