@@ -80,6 +80,10 @@ func (o normalize) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	x, y := in[0].Data, out.Data
 	nr, c := rows(out.Shape)
 	body := func(lo, hi int) {
+		if useNative {
+			nativeNorm(o, x[lo*c:hi*c], nil, y[lo*c:hi*c], c) // AVX2 in vecmath_amd64.c
+			return
+		}
 		for i := lo; i < hi; i++ {
 			xr := x[i*c : (i+1)*c]
 			mean, inv := o.rowStats(xr)
@@ -108,6 +112,10 @@ func (o normalizeGrad) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	nr, c := rows(out.Shape)
 	fc := float32(c)
 	body := func(lo, hi int) {
+		if useNative {
+			nativeNorm(normalize(o), x[lo*c:hi*c], d[lo*c:hi*c], dx[lo*c:hi*c], c) // AVX2 in vecmath_amd64.c
+			return
+		}
 		for i := lo; i < hi; i++ {
 			xr, dr := x[i*c:(i+1)*c], d[i*c:(i+1)*c]
 			mean, inv := normalize(o).rowStats(xr)

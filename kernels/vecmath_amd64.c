@@ -198,3 +198,105 @@ AVX2 void lab_sum_cols(const float *x, float *y, long rows, long c, long lo, lon
 		_mm256_maskstore_ps(y + lo + body, tm, s);
 	}
 }
+
+// row_stats is normalize.rowStats: the mean (0 for RMS) as a float32 of a
+// float64 sum, and 1/sqrt(mean of float64((x - mean)²) + eps), the float64
+// sums in four-lane chains.
+INLINE void row_stats(const float *x, long c, int rms, float eps, float *mean, float *inv) {
+	long tail = c & 7, body = c - tail;
+	__m256i tm = tailmask(tail);
+	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+	float m = 0;
+	if (!rms) {
+		for (long j = 0; j < body; j += 8) {
+			__m256 v = _mm256_loadu_ps(x + j);
+			s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+			s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+		}
+		if (tail) {
+			__m256 v = _mm256_maskload_ps(x + body, tm);
+			s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+			s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+		}
+		__m256d s = _mm256_add_pd(s0, s1);
+		__m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+		m = (float)((_mm_cvtsd_f64(h) + _mm_cvtsd_f64(_mm_unpackhi_pd(h, h))) / (double)c);
+		s0 = s1 = _mm256_setzero_pd();
+	}
+	__m256 mv = _mm256_set1_ps(m);
+	for (long j = 0; j < body; j += 8) {
+		__m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + j), mv);
+		__m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(d)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+		s0 = _mm256_fmadd_pd(d0, d0, s0);
+		s1 = _mm256_fmadd_pd(d1, d1, s1);
+	}
+	if (tail) {
+		__m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + body, tm), mv), _mm256_castsi256_ps(tm));
+		__m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(d)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+		s0 = _mm256_fmadd_pd(d0, d0, s0);
+		s1 = _mm256_fmadd_pd(d1, d1, s1);
+	}
+	__m256d s = _mm256_add_pd(s0, s1);
+	__m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+	double ss = _mm_cvtsd_f64(h) + _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));
+	*mean = m;
+	__m128d q = _mm_set_sd(ss / (double)c + (double)eps);
+	*inv = (float)(1 / _mm_cvtsd_f64(_mm_sqrt_sd(q, q))); // sqrt without libm
+}
+
+// lab_norm_rows writes y = (x - mean)·inv per row of c floats (normalize).
+AVX2 void lab_norm_rows(int rms, float eps, const float *x, float *y, long rows, long c) {
+	long tail = c & 7, body = c - tail;
+	__m256i tm = tailmask(tail);
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * c;
+		float *yr = y + r * c;
+		float mean, inv;
+		row_stats(xr, c, rms, eps, &mean, &inv);
+		__m256 mv = _mm256_set1_ps(mean), iv = _mm256_set1_ps(inv);
+		for (long j = 0; j < body; j += 8)
+			_mm256_storeu_ps(yr + j, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), mv), iv));
+		if (tail)
+			_mm256_maskstore_ps(yr + body, tm, _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + body, tm), mv), iv));
+	}
+}
+
+// lab_norm_grad_rows is normalizeGrad per row: with xh = (x - mean)·inv,
+// dx = inv·(d - mean(d) - xh·mean(d·xh)) (mean(d) taken as 0 for RMS); the
+// float32 sums in eight-lane chains.
+AVX2 void lab_norm_grad_rows(int rms, float eps, const float *x, const float *d, float *dx, long rows, long c) {
+	long tail = c & 7, body = c - tail;
+	__m256i tm = tailmask(tail);
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * c, *dr = d + r * c;
+		float *yr = dx + r * c;
+		float mean, inv;
+		row_stats(xr, c, rms, eps, &mean, &inv);
+		__m256 mv = _mm256_set1_ps(mean), iv = _mm256_set1_ps(inv);
+		__m256 sd = _mm256_setzero_ps(), sdx = _mm256_setzero_ps();
+		for (long j = 0; j < body; j += 8) {
+			__m256 g = _mm256_loadu_ps(dr + j);
+			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), mv), iv);
+			sd = _mm256_add_ps(sd, g);
+			sdx = _mm256_add_ps(sdx, _mm256_mul_ps(g, xh));
+		}
+		if (tail) {
+			__m256 g = _mm256_maskload_ps(dr + body, tm); // 0 past c
+			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + body, tm), mv), iv);
+			sd = _mm256_add_ps(sd, g);
+			sdx = _mm256_add_ps(sdx, _mm256_mul_ps(g, xh));
+		}
+		float md = rms ? 0 : hsum(sd) / (float)c, mdx = hsum(sdx) / (float)c;
+		__m256 mdv = _mm256_set1_ps(md), mdxv = _mm256_set1_ps(mdx);
+		for (long j = 0; j < body; j += 8) {
+			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), mv), iv);
+			__m256 t = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(dr + j), mdv), _mm256_mul_ps(xh, mdxv));
+			_mm256_storeu_ps(yr + j, _mm256_mul_ps(iv, t));
+		}
+		if (tail) {
+			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + body, tm), mv), iv);
+			__m256 t = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(dr + body, tm), mdv), _mm256_mul_ps(xh, mdxv));
+			_mm256_maskstore_ps(yr + body, tm, _mm256_mul_ps(iv, t));
+		}
+	}
+}

@@ -8,6 +8,8 @@ void lab_act(int act, const float *x, const float *d, float *y, long n);
 void lab_softmax_rows(const float *x, float *y, long rows, long c);
 void lab_rowvec(int mul, const float *x, const float *v, float *y, long rows, long c);
 void lab_sum_cols(const float *x, float *y, long rows, long c, long lo, long hi);
+void lab_norm_rows(int rms, float eps, const float *x, float *y, long rows, long c);
+void lab_norm_grad_rows(int rms, float eps, const float *x, const float *d, float *dx, long rows, long c);
 */
 import "C"
 
@@ -67,4 +69,21 @@ func nativeSumCols(x, y []float32, nr, c, lo, hi int) {
 	_ = y[hi-1]
 	C.lab_sum_cols((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(nr), C.long(c),
 		C.long(lo), C.long(hi))
+}
+
+// nativeNorm is normalize's kernel over the rows of c floats of x (d nil) or
+// normalizeGrad's (d the output's gradient).
+func nativeNorm(o normalize, x, d, y []float32, c int) {
+	if len(x) == 0 {
+		return
+	}
+	y = y[:len(x)]
+	if d == nil {
+		C.lab_norm_rows(cbool(o.rms), C.float(o.eps), (*C.float)(unsafe.Pointer(&x[0])),
+			(*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+		return
+	}
+	d = d[:len(x)]
+	C.lab_norm_grad_rows(cbool(o.rms), C.float(o.eps), (*C.float)(unsafe.Pointer(&x[0])),
+		(*C.float)(unsafe.Pointer(&d[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
 }

@@ -9,3 +9,5 @@ func nativeSoftmaxRows(x, y []float32, c int) { panic("kernels: no native softma
 func nativeRowVec(mul bool, x, v, y []float32) { panic("kernels: no native row-vector op here") }
 
 func nativeSumCols(x, y []float32, nr, c, lo, hi int) { panic("kernels: no native column sum here") }
+
+func nativeNorm(o normalize, x, d, y []float32, c int) { panic("kernels: no native norm here") }
