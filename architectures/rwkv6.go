@@ -1,6 +1,7 @@
 package architectures
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"lab/kernels"
@@ -70,7 +71,14 @@ func init() {
 				bonus: kernels.NewParam("rwkv6.u", kernels.New(c.Heads, c.D/c.Heads).Randn(rng, 0.1)),
 			}
 			m.wb.B.Name = "rwkv6.decay_bias"
-			m.wb.B.Value.Fill(-2) // w ≈ exp(-exp(-2)) ≈ 0.87 at the start
+			// Decay rates spread over the channels from slow to fast, as RWKV-6
+			// initialises them (its first layer's curve): d_n = -6 + 5·(n/(D-1))^0.7,
+			// so w = exp(-exp(d)) runs from 0.998 (a memory of hundreds of tokens)
+			// to 0.69. A single w ≈ 0.87 for every channel forgets a key within ~20
+			// tokens, and MQAR's queries come up to ~50 tokens after their keys.
+			for n := 0; n < c.D; n++ {
+				m.wb.B.Value.Data[n] = float32(-6 + 5*math.Pow(float64(n)/float64(max(1, c.D-1)), 0.7))
+			}
 			return m, nil
 		},
 	})
