@@ -1,11 +1,13 @@
 //go:build cgo
 
-// Elementwise float32 kernels for x86-64 with AVX2 and FMA, eight lanes at a
-// time: GELU (tanh form) and its gradient, ELU+1 and its gradient, and
-// softmax over rows. Their slow twins are Activation.Eval/Deriv and
-// softmaxRow (float64 math, one element at a time); vecmath_test.go holds
-// them together. Compiled for AVX2+FMA by attribute; the Go side calls them
-// only where lab_gemm_supported says the CPU runs them.
+// Elementwise and row float32 kernels for x86-64 with AVX2 and FMA, eight
+// lanes at a time: GELU (tanh form) and ELU+1 with their gradients, softmax
+// over rows, row-vector add/multiply, column sums, layer/RMS normalize and
+// its gradient. Their slow twins are the Go loops they replace
+// (Activation.Eval/Deriv, softmaxRowGo, the rowVec, reduce and normalize
+// kernels' loops); vecmath_test.go holds them together. Compiled for
+// AVX2+FMA by attribute; the Go side calls them only where
+// lab_gemm_supported says the CPU runs them.
 
 #include <immintrin.h>
 #include <math.h>
