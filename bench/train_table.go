@@ -91,6 +91,14 @@ func num(v float64, prec int, err error) string {
 	return strconv.FormatFloat(v, 'f', prec, 64)
 }
 
+// exact spells v in its shortest form that parses back to the same float64.
+func exact(v float64, err error) string {
+	if err != nil {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
 func gibs(b int64, err error) string {
 	if err != nil || b <= 0 {
 		return "-"
@@ -105,7 +113,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// WriteTrainCSV writes one row per shape with a header.
+// WriteTrainCSV writes one row per shape with a header; floats in their
+// shortest exact form.
 func WriteTrainCSV(w io.Writer, impl string, rs []TrainResult) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"impl", "device", "mixer", "d_model", "seq_len", "ms", "min_ms", "planned_bytes", "device_bytes", "params", "loss", "error"})
@@ -114,8 +123,8 @@ func WriteTrainCSV(w io.Writer, impl string, rs []TrainResult) error {
 		if r.Err != nil {
 			e = firstLine(r.Err.Error())
 		}
-		cw.Write([]string{impl, r.Device, r.Mixer, strconv.Itoa(r.DModel), strconv.Itoa(r.SeqLen), num(r.MS, 4, r.Err), num(r.MinMS, 4, r.Err),
-			strconv.FormatInt(r.PlannedBytes, 10), strconv.FormatInt(r.DeviceBytes, 10), strconv.FormatInt(r.Params, 10), num(r.Loss, 6, r.Err), e})
+		cw.Write([]string{impl, r.Device, r.Mixer, strconv.Itoa(r.DModel), strconv.Itoa(r.SeqLen), exact(r.MS, r.Err), exact(r.MinMS, r.Err),
+			strconv.FormatInt(r.PlannedBytes, 10), strconv.FormatInt(r.DeviceBytes, 10), strconv.FormatInt(r.Params, 10), exact(r.Loss, r.Err), e})
 	}
 	cw.Flush()
 	return cw.Error()

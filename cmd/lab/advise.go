@@ -69,7 +69,7 @@ func adviseCmd() *cli.Command {
 				fmt.Fprintf(w, "configurations that reached recall %.3g at L=%d, cheapest state first:\n", r, a.UsedLen)
 				t := &table{cols: []string{"mixer", "d_model", "accuracy", fmt.Sprintf("state_bytes@%d", n), fmt.Sprintf("flops/token@%d", n), "train_ms/step", "run"}}
 				for _, o := range a.Options {
-					t.add(o.Mixer, o.DModel, fmt.Sprintf("%.3f", o.Accuracy), o.StateBytes, fmt.Sprintf("%.3g", o.FLOPs), fmt.Sprintf("%.1f", o.StepMS), shortID(o.RunID))
+					t.add(o.Mixer, o.DModel, round(o.Accuracy, "%.3f"), o.StateBytes, round(o.FLOPs, "%.3g"), round(o.StepMS, "%.1f"), shortID(o.RunID))
 				}
 				if err := t.write(w, c.String("format")); err != nil {
 					return err

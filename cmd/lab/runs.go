@@ -58,11 +58,12 @@ func runsCmd() *cli.Command {
 			}
 			t := &table{cols: []string{"id", "spec", "trial", "status", "device", "params", "state_bytes", "ms/step", "results"}}
 			for _, r := range runs {
+				exact := c.String("format") == "csv"
 				var res []string
 				for _, x := range r.Results {
-					res = append(res, fmt.Sprintf("%s=%.3f", x.EvalName, x.Accuracy))
+					res = append(res, x.EvalName+"="+cell(round(x.Accuracy, "%.3f"), exact))
 				}
-				t.add(shortID(r.ID), r.SpecName, r.TrialName, r.Status, r.Device, r.Params, r.StateBytes, fmt.Sprintf("%.1f", r.StepTimeMS), strings.Join(res, " "))
+				t.add(shortID(r.ID), r.SpecName, r.TrialName, r.Status, r.Device, r.Params, r.StateBytes, round(r.StepTimeMS, "%.1f"), strings.Join(res, " "))
 			}
 			return t.write(c.App.Writer, c.String("format"))
 		},
@@ -112,7 +113,7 @@ func showCmd() *cli.Command {
 			summarizeCurves(out, ms)
 			t := &table{cols: []string{"eval", "seq_len", "kv_pairs", "accuracy", "loss", "examples"}}
 			for _, x := range r.Results {
-				t.add(x.EvalName, x.SeqLen, x.KVPairs, fmt.Sprintf("%.4f", x.Accuracy), x.Loss, x.Examples)
+				t.add(x.EvalName, x.SeqLen, x.KVPairs, round(x.Accuracy, "%.4f"), x.Loss, x.Examples)
 			}
 			fmt.Fprintln(out, "results:")
 			t.write(out, c.String("format"))
@@ -125,7 +126,7 @@ func showCmd() *cli.Command {
 				fmt.Fprintf(out, "\nrecall by key-query distance, %s:\n", n)
 				t := &table{cols: []string{"distance", "correct", "total", "accuracy"}}
 				for _, b := range bd[n] {
-					t.add(fmt.Sprintf("[%d, %d)", b.Lo, b.Hi), b.Correct, b.Total, fmt.Sprintf("%.3f", float64(b.Correct)/float64(max(1, b.Total))))
+					t.add(fmt.Sprintf("[%d, %d)", b.Lo, b.Hi), b.Correct, b.Total, round(float64(b.Correct)/float64(max(1, b.Total)), "%.3f"))
 				}
 				t.write(out, c.String("format"))
 			}
