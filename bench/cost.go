@@ -36,11 +36,44 @@ type Config struct {
 	Progress func(b store.Bench)
 }
 
+// Check builds every mixer of c at every length and returns the first
+// error: an unknown mixer, a stack where one mixer is wanted, or arguments
+// the mixer refuses. It measures nothing.
+func (c Config) Check() error {
+	for _, name := range c.Mixers {
+		stack, err := hybrid.Parse(name)
+		if err != nil {
+			return err
+		}
+		if len(stack) != 1 || len(stack[0].Mixers) != 1 {
+			return &architectures.InputError{Msg: fmt.Sprintf("bench: %q: name one mixer, not a stack", name)}
+		}
+		hm := stack[0].Mixers[0]
+		args := map[string]string{}
+		for _, a := range hm.Args {
+			args[a.Key] = a.Value
+		}
+		for _, l := range c.Lengths {
+			rng := rand.New(rand.NewPCG(c.Seed, uint64(l)))
+			if _, err := architectures.NewMixer(hm.Name, args, architectures.Config{D: c.DModel, Heads: c.Heads, Chunk: c.Chunk, Layers: 1, MaxLen: l}, rng); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Measure runs every mixer at every length and returns the bench rows.
 // Shapes a graph cannot hold within MaxMem are skipped and reported as a
 // "needs_bytes" row (the largest single buffer, a lower bound on the need)
 // so the tables show where the wall is.
+//
+// Every mixer is built at every length first (Check), so a bad one is
+// reported before any row is measured or heard by Progress.
 func Measure(c Config) ([]store.Bench, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
 	var out []store.Bench
 	add := func(b store.Bench) {
 		out = append(out, b)

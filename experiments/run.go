@@ -99,14 +99,9 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 		return nil, err
 	}
 	if opt.Trials != nil {
-		var keep []Trial
-		for _, i := range opt.Trials {
-			if i < 0 || i >= len(trials) {
-				return nil, &SpecError{Field: "--trial", Value: fmt.Sprint(i), Allowed: fmt.Sprintf("the spec has trials 0..%d", len(trials)-1)}
-			}
-			keep = append(keep, trials[i])
+		if trials, err = SelectTrials(trials, opt.Trials); err != nil {
+			return nil, err
 		}
-		trials = keep
 	}
 	prepared := make([]*Prepared, len(trials))
 	for i, t := range trials {
@@ -167,6 +162,21 @@ func closeBackends(bs []backend) {
 	for _, b := range bs {
 		b.close()
 	}
+}
+
+// SelectTrials returns the trials at the given indices of a sweep, in the
+// order given, or a *SpecError naming the first index outside it. Callers
+// that open a database check their indices with it first, so an index past
+// the grid writes nothing.
+func SelectTrials(trials []Trial, idx []int) ([]Trial, error) {
+	var keep []Trial
+	for _, i := range idx {
+		if i < 0 || i >= len(trials) {
+			return nil, &SpecError{Field: "--trial", Value: fmt.Sprint(i), Allowed: fmt.Sprintf("the spec has trials 0..%d", len(trials)-1)}
+		}
+		keep = append(keep, trials[i])
+	}
+	return keep, nil
 }
 
 // runAll trains the trials on workers goroutines, worker w on backend

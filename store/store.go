@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -70,12 +71,38 @@ func badInput(err error, format string, args ...any) error {
 // sqliteHeader starts every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
 
+// ErrNoDatabase is the cause of the InputError returned when a read-only
+// open finds no file at the path.
+var ErrNoDatabase = errors.New("no database")
+
+// Option changes how Open opens a database.
+type Option func(*options)
+
+type options struct{ readOnly bool }
+
+// ReadOnly opens an existing database for reading only: a missing path is an
+// *InputError wrapping ErrNoDatabase (nothing is created), no migration runs
+// and every write fails. It works in a directory lab may not write to: where
+// the directory is not writable and no write-ahead log is pending, the file
+// is opened immutable (SQLite then needs no -shm file beside it).
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
 // Open opens the database at path, creating it if missing, and brings its
-// schema up to date. A path that is a directory, unreadable, or not a SQLite
-// database gives an *InputError naming the path.
-func Open(path string) (*DB, error) {
+// schema up to date; with ReadOnly it only opens an existing one. A path
+// that is a directory, unreadable, or not a SQLite database gives an
+// *InputError naming the path.
+func Open(path string, opts ...Option) (*DB, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	if path == "" {
 		return nil, badInput(nil, "store: open: empty database path")
+	}
+	if o.readOnly {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, badInput(ErrNoDatabase, "store: no database at %s", path)
+		}
 	}
 	if err := checkFile(path); err != nil {
 		return nil, err
@@ -86,15 +113,29 @@ func Open(path string) (*DB, error) {
 	}
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
-	q.Set("_synchronous", "NORMAL")
 	q.Set("_foreign_keys", "1")
-	q.Set("_txlock", "immediate") // writers queue at BEGIN, never mid-transaction
+	if o.readOnly {
+		q.Set("mode", "ro")
+		if immutable(abs) {
+			q.Set("immutable", "1")
+		}
+	} else {
+		q.Set("_synchronous", "NORMAL")
+		q.Set("_txlock", "immediate") // writers queue at BEGIN, never mid-transaction
+	}
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
 	sdb, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, openError(path, err)
 	}
 	db := &DB{sql: sdb, path: path, now: time.Now}
+	if o.readOnly {
+		if err := checkReadable(sdb); err != nil {
+			sdb.Close()
+			return nil, openError(path, err)
+		}
+		return db, nil
+	}
 	if err := setWAL(sdb); err != nil {
 		sdb.Close()
 		return nil, openError(path, err)
@@ -104,6 +145,35 @@ func Open(path string) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	return db, nil
+}
+
+// immutable reports whether a read-only open of abs must tell SQLite the
+// file cannot change: its directory is not writable (so SQLite could not
+// create the -shm file WAL readers need, and no writer can be at work
+// there) and no write-ahead log with content lies beside it.
+func immutable(abs string) bool {
+	if st, err := os.Stat(abs + "-wal"); err == nil && st.Size() > 0 {
+		return false
+	}
+	return syscall.Access(filepath.Dir(abs), 2 /* W_OK */) != nil
+}
+
+// checkReadable reads the schema version of a read-only database: one this
+// build can read, or an *InputError saying why not.
+func checkReadable(sdb *sql.DB) error {
+	v, err := schemaVersion(sdb)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v == 0:
+		return badInput(nil, "not a lab database (no schema)")
+	case v > len(migrations):
+		return badInput(nil, "database schema version %d is newer than this build of lab knows (%d); update lab", v, len(migrations))
+	case v < len(migrations):
+		return badInput(nil, "database schema version %d is older than this build's (%d); a writing command (lab run, lab db merge) upgrades it", v, len(migrations))
+	}
+	return nil
 }
 
 // setWAL switches the file to WAL journaling, which lasts in the file. The

@@ -55,23 +55,27 @@ func benchCmd() *cli.Command {
 						return usageErr("--kind %q: allowed: forward, forward_backward, prefill, decode", k)
 					}
 				}
-				db, err := openDB(c)
+				cfg := bench.Config{
+					Mixers: mixers, Lengths: c.IntSlice("length"), DModel: c.Int("d-model"), Heads: c.Int("heads"),
+					Batch: c.Int("batch"), Chunk: c.Int("chunk"), MaxMem: int64(c.Float64("max-mem") * (1 << 30)),
+					MinTime: c.Duration("min-time"), Seed: 1, Kinds: c.StringSlice("kind"),
+				}
+				if err := cfg.Check(); err != nil { // every mixer, before the first row is written
+					return err
+				}
+				db, err := store.Open(c.String("db"))
 				if err != nil {
 					return err
 				}
 				defer db.Close()
 				var werr error
-				_, err = bench.Measure(bench.Config{
-					Mixers: mixers, Lengths: c.IntSlice("length"), DModel: c.Int("d-model"), Heads: c.Int("heads"),
-					Batch: c.Int("batch"), Chunk: c.Int("chunk"), MaxMem: int64(c.Float64("max-mem") * (1 << 30)),
-					MinTime: c.Duration("min-time"), Seed: 1, Kinds: c.StringSlice("kind"),
-					Progress: func(b store.Bench) {
-						fmt.Fprintf(c.App.ErrWriter, "%-16s L=%-6d %-16s %-11s %12.4g %s\n", b.Mixer, b.SeqLen, b.Kind, b.Metric, b.Value, b.Unit)
-						if _, err := db.AddBench([]store.Bench{b}); err != nil && werr == nil {
-							werr = err
-						}
-					},
-				})
+				cfg.Progress = func(b store.Bench) {
+					fmt.Fprintf(c.App.ErrWriter, "%-16s L=%-6d %-16s %-11s %12.4g %s\n", b.Mixer, b.SeqLen, b.Kind, b.Metric, b.Value, b.Unit)
+					if _, err := db.AddBench([]store.Bench{b}); err != nil && werr == nil {
+						werr = err
+					}
+				}
+				_, err = bench.Measure(cfg)
 				if err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"lab/kernels/cuda"
+	"lab/store"
 )
 
 func lab(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -308,5 +309,77 @@ func TestBenchTrain(t *testing.T) {
 	}
 	if code, _, errs := lab(t, append(tiny, "--device", "cuda")...); code != 1 || !strings.Contains(errs, "libcuda.so.1") {
 		t.Errorf("--device cuda without a GPU: exit %d %q, want 1 naming libcuda.so.1", code, errs)
+	}
+}
+
+// Bad input writes nothing: an index past the grid, a bad mixer among good
+// ones, and read commands given a path with no database (they never create
+// one) all exit 2 in one line and leave no file.
+func TestBadInputWritesNothing(t *testing.T) {
+	spec := writeSpec(t, tinySpec)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"trial past the grid", []string{"run", spec, "--trial", "5"}, "--trial"},
+		{"bench cost bad mixer after a good one", []string{"bench", "cost", "--mixer", "linear", "--mixer", "bogus", "--length", "8", "--d-model", "8", "--min-time", "1ms"}, "bogus"},
+		{"runs", []string{"runs"}, "no database at"},
+		{"query", []string{"query", "SELECT 1"}, "no database at"},
+		{"show", []string{"show", "abc"}, "no database at"},
+		{"advise", []string{"advise", "--seq-len", "16", "--recall", "0.5"}, "no database at"},
+		{"plot", []string{"plot", "tradeoff", "-o", filepath.Join(t.TempDir(), "x.svg")}, "no database at"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "typo.sqlite")
+			code, _, errs := lab(t, append(c.args, "--db", db)...)
+			if code != 2 || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.HasPrefix(errs, "lab: ") || !strings.Contains(errs, c.want) {
+				t.Fatalf("exit %d, want 2 and one line naming %q; stderr %q", code, c.want, errs)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Fatalf("bad input left %s", ents[0].Name())
+			}
+		})
+	}
+}
+
+// Read commands open the database read-only: they write nothing beside it
+// and work where the directory may not be written (checked as an
+// unprivileged user in store's TestOpenReadOnlyDir).
+func TestReadCommandsReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lab.sqlite")
+	d, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddBench([]store.Bench{{Kind: "forward", Mixer: "softmax", Device: "cpu", SeqLen: 8, Batch: 1, DModel: 8, Metric: "time", Value: 1.5, Unit: "ms", Config: []byte("{}")}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	before, _ := os.ReadFile(db)
+	for _, args := range [][]string{{"runs"}, {"query", "SELECT value FROM bench"}, {"plot", "cost", "-o", filepath.Join(t.TempDir(), "c.svg")}} {
+		code, out, errs := lab(t, append(args, "--db", db)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", args, code, errs)
+		}
+		if args[0] == "query" && !strings.Contains(out, "1.5") {
+			t.Fatalf("query: %q", out)
+		}
+	}
+	if code, _, errs := lab(t, "query", "--db", db, "INSERT INTO bench (id) VALUES ('x')"); code != 2 {
+		t.Fatalf("write through query: exit %d %s", code, errs)
+	}
+	after, _ := os.ReadFile(db)
+	if !bytes.Equal(before, after) {
+		t.Fatal("a read command changed the database file")
+	}
+	ents, _ := os.ReadDir(dir) // SQLite's own -wal and -shm may remain
+	for _, e := range ents {
+		if n := e.Name(); n != "lab.sqlite" && n != "lab.sqlite-wal" && n != "lab.sqlite-shm" {
+			t.Fatalf("read commands left %s beside the database", n)
+		}
 	}
 }

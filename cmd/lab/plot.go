@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"slices"
 
 	"github.com/urfave/cli/v2"
@@ -181,14 +178,9 @@ func figureOut(c *cli.Context) (string, plot.Size, error) {
 	return out, s, s.Check()
 }
 
-// openExisting opens the database, refusing to create one that is missing:
-// a plot of a new, empty database is a typo.
-func openExisting(c *cli.Context) (*store.DB, error) {
-	if _, err := os.Stat(c.String("db")); errors.Is(err, fs.ErrNotExist) {
-		return nil, usageErr("plot: no database at %s (set --db or LAB_DB)", c.String("db"))
-	}
-	return openDB(c)
-}
+// openExisting opens the database read-only, refusing to create one that is
+// missing: a plot of a new, empty database is a typo.
+func openExisting(c *cli.Context) (*store.DB, error) { return openRead(c) }
 
 // plotRuns is the action of a figure drawn from filtered runs.
 func plotRuns(fig func(*cli.Context, []store.Run) (*plot.Figure, error)) cli.ActionFunc {

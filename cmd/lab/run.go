@@ -49,9 +49,14 @@ func runCmd() *cli.Command {
 			if dev.CUDA && workers > 1 && workers != len(dev.Indices) {
 				return usageErr("--workers %d: with --device %s one trial trains per listed GPU; list more GPUs (cuda:0,cuda:1) instead", workers, dev)
 			}
-			spec, _, err := loadChecked(c.Args().First())
+			spec, trials, err := loadChecked(c.Args().First())
 			if err != nil {
 				return err
+			}
+			if c.IsSet("trial") { // before the database is opened: a bad index writes nothing
+				if _, err := experiments.SelectTrials(trials, c.IntSlice("trial")); err != nil {
+					return err
+				}
 			}
 			// Find the GPUs and the CUDA libraries before the database is
 			// opened: without them nothing is written.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -11,7 +12,16 @@ import (
 	"lab/store"
 )
 
-func openDB(c *cli.Context) (*store.DB, error) { return store.Open(c.String("db")) }
+// openRead opens the database of a command that only reads: read-only, so
+// it works in a directory lab may not write to, and never creating one (a
+// missing file is a typo in --db, not an empty record).
+func openRead(c *cli.Context) (*store.DB, error) {
+	db, err := store.Open(c.String("db"), store.ReadOnly())
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, usageErr("%s: no database at %s (set --db or LAB_DB)", c.Command.FullName(), c.String("db"))
+	}
+	return db, err
+}
 
 func runsCmd() *cli.Command {
 	return &cli.Command{
@@ -27,7 +37,7 @@ func runsCmd() *cli.Command {
 			if err := checkFormat(c.String("format")); err != nil {
 				return err
 			}
-			db, err := openDB(c)
+			db, err := openRead(c)
 			if err != nil {
 				return err
 			}
@@ -83,7 +93,7 @@ func showCmd() *cli.Command {
 			if err := checkFormat(c.String("format")); err != nil {
 				return err
 			}
-			db, err := openDB(c)
+			db, err := openRead(c)
 			if err != nil {
 				return err
 			}
@@ -182,7 +192,7 @@ func queryCmd() *cli.Command {
 			if err := checkFormat(c.String("format")); err != nil {
 				return err
 			}
-			db, err := openDB(c)
+			db, err := openRead(c)
 			if err != nil {
 				return err
 			}
