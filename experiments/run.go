@@ -40,6 +40,10 @@ type Options struct {
 	// Trials restricts the sweep to these trial indices (Slurm array tasks);
 	// nil means all.
 	Trials []int
+	// MaxMem refuses, before anything is written, a trial estimated to
+	// need more than this many bytes (see PriceSpec); 0: the machine's
+	// MemAvailable.
+	MaxMem int64
 	// CheckpointDir holds <run id>.safetensors; default <db>.ckpt.
 	CheckpointDir string
 	// Context cancels the sweep: running trials save a checkpoint and are
@@ -105,7 +109,7 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 	}
 	prepared := make([]*Prepared, len(trials))
 	for i, t := range trials {
-		if prepared[i], err = Prepare(t); err != nil {
+		if prepared[i], err = PrepareWithin(t, opt.MaxMem); err != nil {
 			return nil, err
 		}
 	}

@@ -425,32 +425,35 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (*yaml.Node, error) {
 	return n, nil
 }
 
-// integral converts a float that holds an exact integer.
+// integral converts a float that holds an exact integer of int64's range.
+// Every float of magnitude 2^53 or more is integral, so 1e18 and
+// 1000000000000000000 are the same integer.
 func integral(f float64) (int64, bool) {
-	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	if f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
 		return 0, false
 	}
 	return int64(f), true
 }
 
+// int decodes an integer written either way, 64 or 6.4e1 or 1e18: both
+// spellings give the same value and meet the same bounds (a field's own
+// range is checked in validate).
 func (d *decoder) int(n *yaml.Node, path string) (int, error) {
 	n, err := d.scalar(n, path, "an integer")
 	if err != nil {
 		return 0, err
 	}
-	switch n.ShortTag() {
-	case "!!int":
-		var i int
-		if n.Decode(&i) == nil {
-			return i, nil
+	t := n.ShortTag()
+	var i int
+	if t == "!!int" && n.Decode(&i) == nil {
+		return i, nil
+	}
+	var f float64
+	if (t == "!!int" || t == "!!float") && n.Decode(&f) == nil && f == math.Trunc(f) {
+		if i, ok := integral(f); ok {
+			return int(i), nil
 		}
-	case "!!float":
-		var f float64
-		if n.Decode(&f) == nil {
-			if i, ok := integral(f); ok {
-				return int(i), nil
-			}
-		}
+		return 0, d.fail(path, n.Line, show(n), "is out of range", "an integer of magnitude below 2^63, within the field's own bound")
 	}
 	return 0, d.fail(path, n.Line, show(n), "must be an integer", "")
 }
@@ -790,16 +793,40 @@ func cloneParams(p map[string]float64) map[string]float64 {
 	return out
 }
 
+// maxInt bounds the integer fields (mlp_ratio and the seed aside): sizes far
+// past what trains on any machine (memory is priced separately, see
+// price.go), steps past 2^31 (decades at a millisecond a step).
+var maxInt = map[string]int{
+	"model.d_model":          1 << 20,
+	"model.chunk":            1 << 24,
+	"model.heads":            1 << 20,
+	"train.batch":            1 << 24,
+	"train.steps":            1 << 31,
+	"train.eval_every":       1 << 31,
+	"train.checkpoint_every": 1 << 31,
+	"train.eval_examples":    1 << 28,
+	"eval.examples":          1 << 28,
+	"task.train_examples":    1 << 32,
+}
+
 // validate checks every field of a decoded spec with defaults filled, and
 // parses and broadcasts the mixer.
 func (d *decoder) validate(s *Spec) error {
 	q := strconv.Quote
 	itoa := strconv.Itoa
 	ftoa := func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+	// Every integer field has a bound: far past anything that trains, low
+	// enough that products of sizes stay well inside int64.
 	positive := func(path string, v int) error {
+		if v > maxInt[path] && maxInt[path] > 0 {
+			return d.check(false, path, itoa(v), fmt.Sprintf("must be a positive integer up to %d", maxInt[path]), "")
+		}
 		return d.check(v > 0, path, itoa(v), "must be a positive integer", "")
 	}
 	nonNegative := func(path string, v int) error {
+		if v > maxInt[path] && maxInt[path] > 0 {
+			return d.check(false, path, itoa(v), fmt.Sprintf("must be a non-negative integer up to %d", maxInt[path]), "")
+		}
 		return d.check(v >= 0, path, itoa(v), "must be a non-negative integer", "")
 	}
 	m, t := &s.Model, s.Train
@@ -836,6 +863,7 @@ func (d *decoder) validate(s *Spec) error {
 			fmt.Sprintf("must be an integer in [1, %d]", hybrid.MaxLayers), ""),
 		d.check(slices.Contains(architectures.ChannelMixers, m.Channel), "model.channel", q(m.Channel), "", strings.Join(architectures.ChannelMixers, ", ")),
 		d.check(m.MLPRatio > 0 || m.Channel == "none", "model.mlp_ratio", itoa(m.MLPRatio), "must be a positive integer", ""),
+		d.check(m.MLPRatio <= 1024, "model.mlp_ratio", itoa(m.MLPRatio), "must be a positive integer up to 1024", ""),
 		d.check(slices.Contains(norms, m.Norm), "model.norm", q(m.Norm), "", strings.Join(norms, ", ")),
 		d.check(slices.Contains(positions, m.Position), "model.position", q(m.Position), "", strings.Join(positions, ", ")),
 		positive("model.chunk", m.Chunk),
@@ -872,6 +900,9 @@ func (d *decoder) validate(s *Spec) error {
 		}
 		seen[e.Name] = i
 		if err := positive(p+".examples", e.Examples); err != nil {
+			return err
+		}
+		if err := d.check(e.Examples <= maxInt["eval.examples"], p+".examples", itoa(e.Examples), fmt.Sprintf("must be a positive integer up to %d", maxInt["eval.examples"]), ""); err != nil {
 			return err
 		}
 	}

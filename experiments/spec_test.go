@@ -169,6 +169,13 @@ func TestParseErrors(t *testing.T) {
 		{name: "batch", old: "batch:", new: "batch: -3", want: []string{"quickstart.yaml: train.batch = -3: must be a positive integer (line 17)"}},
 		{name: "batch float", old: "batch:", new: "batch: 1.5", want: []string{"train.batch = 1.5: must be an integer"}},
 		{name: "batch string", old: "batch:", new: `batch: "64"`, want: []string{`train.batch = "64": must be an integer`}},
+		// Both spellings of an integer meet the same bound (before: 1e18
+		// was "not an integer" while 1e10 passed).
+		{name: "steps 1e18", old: "steps:", new: "steps: 1e18", want: []string{"train.steps = 1000000000000000000: must be a positive integer up to 2147483648"}},
+		{name: "steps digits", old: "steps:", new: "steps: 1000000000000000000", want: []string{"train.steps = 1000000000000000000: must be a positive integer up to 2147483648"}},
+		{name: "steps 1e30", old: "steps:", new: "steps: 1e30", want: []string{"train.steps = 1e30: is out of range"}},
+		{name: "batch 1e10", old: "batch:", new: "batch: 1e10", want: []string{"train.batch = 10000000000: must be a positive integer up to 16777216"}},
+		{name: "d_model 1e8", old: "d_model:", new: "d_model: 100000000", want: []string{"model.d_model = 100000000: must be a positive integer up to 1048576"}},
 		{name: "steps missing", old: "steps:", new: "", want: []string{"train.steps: required; allowed: a positive integer"}},
 		{name: "lr zero", old: "lr:", new: "lr: 0", want: []string{"train.lr = 0: must be a positive number"}},
 		{name: "lr string", old: "lr:", new: "lr: fast", want: []string{`train.lr = "fast": must be a number`}},

@@ -18,6 +18,7 @@ type Prepared struct {
 	Train tasks.Task
 	Evals []PreparedEval
 	Model *architectures.Model
+	Price Price // the memory it was estimated to need (price.go)
 }
 
 // PreparedEval is one held-out set.
@@ -41,7 +42,12 @@ func subSeed(seed uint64, label string) uint64 {
 
 // Prepare validates a trial against the task and mixer registries and builds
 // its model (weights from the spec seed).
-func Prepare(t Trial) (*Prepared, error) {
+func Prepare(t Trial) (*Prepared, error) { return PrepareWithin(t, 0) }
+
+// PrepareWithin is Prepare that first prices the trial (PriceSpec) and
+// refuses one estimated to need more than maxMem bytes (0: the machine's
+// MemAvailable) before the model's weights are allocated.
+func PrepareWithin(t Trial, maxMem int64) (*Prepared, error) {
 	s := t.Spec
 	train, err := tasks.New(s.Task.Name, s.Task.Params)
 	if err != nil {
@@ -61,6 +67,10 @@ func Prepare(t Trial) (*Prepared, error) {
 		}
 		maxLen = max(maxLen, et.SeqLen())
 		p.Evals = append(p.Evals, PreparedEval{Name: e.Name, Task: et, Examples: e.Examples, Seed: subSeed(s.Seed, "eval/"+e.Name)})
+	}
+	p.Price = PriceSpec(&s, train, p.Evals)
+	if err := checkPrice(t, p.Price, maxMem); err != nil {
+		return nil, err
 	}
 	m := s.Model
 	p.Model, err = architectures.NewModel(architectures.ModelConfig{

@@ -323,6 +323,10 @@ func TestBadInputWritesNothing(t *testing.T) {
 		want string
 	}{
 		{"trial past the grid", []string{"run", spec, "--trial", "5"}, "--trial"},
+		{"over --max-mem", []string{"run", spec, "--max-mem", "1000"}, "but 1000 bytes (1000.0 B) are available (--max-mem)"},
+		{"bad --max-mem", []string{"run", spec, "--max-mem", "lots"}, "--max-mem"},
+		{"seq_len past memory", []string{"run", writeSpec(t, strings.Replace(tinySpec, "seq_len: 16, kv_pairs: 2, train", "seq_len: 1048576, kv_pairs: 2, train", 1))}, "train.batch x task.seq_len = 8 x 1048576: needs about"},
+		{"steps 1e18", []string{"run", writeSpec(t, strings.Replace(tinySpec, "steps: 4", "steps: 1e18", 1))}, "train.steps = 1000000000000000000: must be a positive integer up to"},
 		{"bench cost bad mixer after a good one", []string{"bench", "cost", "--mixer", "linear", "--mixer", "bogus", "--length", "8", "--d-model", "8", "--min-time", "1ms"}, "bogus"},
 		{"runs", []string{"runs"}, "no database at"},
 		{"query", []string{"query", "SELECT 1"}, "no database at"},

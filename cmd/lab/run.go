@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +31,7 @@ func runCmd() *cli.Command {
 			&cli.BoolFlag{Name: "resume", Usage: "skip trials done in the database, continue unfinished ones from their last checkpoint"},
 			&cli.IntFlag{Name: "workers", Value: 1, Usage: "trials trained at once on the CPU (they share the cores); on CUDA one per listed GPU"},
 			&cli.IntSliceFlag{Name: "trial", Usage: "train only these trial indices (0-based; repeatable); Slurm array tasks use it"},
+			maxMemFlag,
 		}, precisionFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -49,7 +52,11 @@ func runCmd() *cli.Command {
 			if dev.CUDA && workers > 1 && workers != len(dev.Indices) {
 				return usageErr("--workers %d: with --device %s one trial trains per listed GPU; list more GPUs (cuda:0,cuda:1) instead", workers, dev)
 			}
-			spec, trials, err := loadChecked(c.Args().First())
+			maxMem, err := maxMemOf(c, 0)
+			if err != nil {
+				return err
+			}
+			spec, trials, err := loadChecked(c.Args().First(), maxMem)
 			if err != nil {
 				return err
 			}
@@ -70,7 +77,7 @@ func runCmd() *cli.Command {
 			defer db.Close()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opt := experiments.Options{DB: db, Device: dev.String(), Precision: prec, Resume: c.Bool("resume"), Workers: workers, Context: ctx}
+			opt := experiments.Options{DB: db, Device: dev.String(), Precision: prec, Resume: c.Bool("resume"), Workers: workers, Context: ctx, MaxMem: maxMem}
 			if c.IsSet("trial") {
 				opt.Trials = c.IntSlice("trial")
 			}
@@ -156,8 +163,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // loadChecked loads a spec and prepares every trial of its sweep, so bad
-// input is reported before anything is written.
-func loadChecked(path string) (*experiments.Spec, []experiments.Trial, error) {
+// input is reported before anything is written; a trial estimated to need
+// more than maxMem bytes (0: MemAvailable) is refused before its weights
+// are allocated.
+func loadChecked(path string, maxMem int64) (*experiments.Spec, []experiments.Trial, error) {
 	spec, err := experiments.Load(path)
 	if err != nil {
 		return nil, nil, err
@@ -167,9 +176,32 @@ func loadChecked(path string) (*experiments.Spec, []experiments.Trial, error) {
 		return nil, nil, err
 	}
 	for _, t := range trials {
-		if _, err := experiments.Prepare(t); err != nil {
+		if _, err := experiments.PrepareWithin(t, maxMem); err != nil {
 			return nil, nil, err
 		}
 	}
 	return spec, trials, nil
+}
+
+var maxMemFlag = &cli.StringFlag{Name: "max-mem", Usage: "refuse a trial estimated to need more memory than this: bytes, or with KiB, MiB, GiB, TiB (default: the machine's MemAvailable)"}
+
+// maxMemOf reads --max-mem: its bytes, or def where it is not given.
+func maxMemOf(c *cli.Context, def int64) (int64, error) {
+	if !c.IsSet("max-mem") {
+		return def, nil
+	}
+	v := strings.TrimSpace(c.String("max-mem"))
+	mult := int64(1)
+	for i, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		if rest, ok := strings.CutSuffix(v, u); ok {
+			v, mult = strings.TrimSpace(rest), int64(1)<<(10*(i+1))
+			break
+		}
+	}
+	v = strings.TrimSuffix(v, "B")
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f*float64(mult) >= math.MaxInt64 || math.IsNaN(f) {
+		return 0, usageErr("--max-mem %q: want a positive size such as 16GiB, 512MiB or 1000000 (bytes)", c.String("max-mem"))
+	}
+	return int64(f * float64(mult)), nil
 }

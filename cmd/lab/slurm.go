@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,9 @@ func slurmCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			spec, trials, err := loadChecked(c.Args().First())
+			// The login node is not the compute node: memory is not priced
+			// here; each array task's lab run prices its trial on its node.
+			spec, trials, err := loadChecked(c.Args().First(), math.MaxInt64)
 			if err != nil {
 				return err
 			}
