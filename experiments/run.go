@@ -242,38 +242,49 @@ func runAll(prepared []*Prepared, backends []backend, workers int, host string, 
 // runTrial finds or creates the trial's run row and trains it.
 func runTrial(p *Prepared, idx, n int, host string, b backend, opt Options) Outcome {
 	t := p.Trial
-	if opt.Resume {
-		prev, err := opt.DB.FindByTrialKey(t.Key())
-		if err != nil {
-			return Outcome{Trial: t, Status: "failed", Err: err}
-		}
-		var open *store.Run
-		for i := range prev {
-			r := &prev[i]
-			if r.Status == "done" {
-				return Outcome{Trial: t, RunID: r.ID, Device: r.Device, Status: "skipped", Results: r.Results, Params: r.Params, StateBytes: r.StateBytes, StepMS: r.StepTimeMS}
-			}
-			if r.Status != "running" && open == nil {
-				open = r
-			}
-		}
-		if open != nil {
-			if err := opt.DB.ReopenRun(open.ID); err != nil {
-				return Outcome{Trial: t, Status: "failed", Err: err}
-			}
-			ckpt := filepath.Join(opt.CheckpointDir, open.ID+".safetensors")
-			if _, err := os.Stat(ckpt); err != nil {
-				ckpt = ""
-			}
-			return train(p, open.ID, ckpt, idx, n, b, opt)
-		}
-	}
 	s := t.Spec
-	id, err := opt.DB.CreateRun(store.NewRun{
+	nr := store.NewRun{
 		SpecName: s.Name, TrialIndex: t.Index, TrialName: t.Name, TrialKey: t.Key(), Config: s.JSON(),
 		Device: b.label(), Host: host, Params: p.Model.ParamCount(), StateBytes: p.Model.StateBytes(p.Train.SeqLen()),
 		FLOPsPerToken: p.Model.FLOPs(p.Train.SeqLen()),
-	})
+	}
+	if opt.Resume {
+		// One write transaction decides who trains the trial, so processes
+		// resuming one sweep at once train each trial exactly once; a run
+		// whose owner on this host is gone is taken over now, under its id.
+		self := store.Self()
+		self.Host = host
+		c, err := opt.DB.ClaimTrial(nr, self, staleAfter)
+		// Another host's owner is alive only as far as its heartbeat says:
+		// a requeued Slurm task on a new node waits for its predecessor's
+		// heartbeat to go stale, then takes the run over.
+		for wait := time.Now().Add(staleAfter + heartbeatEvery); err == nil && c.Busy && c.Remote && time.Now().Before(wait); {
+			select {
+			case <-opt.Context.Done():
+				return Outcome{Trial: t, Status: "cancelled", Err: opt.Context.Err()}
+			case <-time.After(time.Second):
+			}
+			c, err = opt.DB.ClaimTrial(nr, self, staleAfter)
+		}
+		if err != nil {
+			return Outcome{Trial: t, Status: "failed", Err: err}
+		}
+		switch {
+		case c.Done != nil:
+			r := c.Done
+			return Outcome{Trial: t, RunID: r.ID, Device: r.Device, Status: "skipped", Results: r.Results, Params: r.Params, StateBytes: r.StateBytes, StepMS: r.StepTimeMS}
+		case c.Busy:
+			return Outcome{Trial: t, Status: "skipped", Err: fmt.Errorf("another live process is training it")}
+		case c.Reopened:
+			ckpt := filepath.Join(opt.CheckpointDir, c.RunID+".safetensors")
+			if _, err := os.Stat(ckpt); err != nil {
+				ckpt = ""
+			}
+			return train(p, c.RunID, ckpt, idx, n, b, opt)
+		}
+		return train(p, c.RunID, "", idx, n, b, opt)
+	}
+	id, err := opt.DB.CreateRun(nr)
 	if err != nil {
 		return Outcome{Trial: t, Status: "failed", Err: err}
 	}

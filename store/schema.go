@@ -85,6 +85,13 @@ CREATE TABLE bench (
 );
 CREATE INDEX bench_lookup ON bench (kind, mixer, device, seq_len);
 `,
+	// 2: the process that owns a run (with runs.host), so a resume on the
+	// same host takes over a run whose owner is gone at once, and leaves
+	// alone one whose owner lives. NULL for runs written before.
+	`
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+ALTER TABLE runs ADD COLUMN owner_start TEXT; -- "<boot id>:<start ticks>" from /proc
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

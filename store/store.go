@@ -170,9 +170,10 @@ func checkReadable(sdb *sql.DB) error {
 		return badInput(nil, "not a lab database (no schema)")
 	case v > len(migrations):
 		return badInput(nil, "database schema version %d is newer than this build of lab knows (%d); update lab", v, len(migrations))
-	case v < len(migrations):
-		return badInput(nil, "database schema version %d is older than this build's (%d); a writing command (lab run, lab db merge) upgrades it", v, len(migrations))
 	}
+	// An older schema (v < len(migrations)) reads as well: what later
+	// migrations added (the owner columns) is only read by writers, which
+	// migrate first.
 	return nil
 }
 

@@ -82,7 +82,28 @@ func finite(f float64) any {
 
 // CreateRun records a run with status running, before training starts, and
 // returns its new id. Config must be a JSON object (empty means {}).
+//
+// The run is owned by the calling process (see Owner); ClaimTrial is the
+// way for processes that may race on one trial.
 func (db *DB) CreateRun(r NewRun) (string, error) {
+	self := Self()
+	if r.Host != "" {
+		self.Host = r.Host
+	}
+	id, err := insertRun(db.sql, r, self, db.stamp())
+	if err != nil {
+		return "", fmt.Errorf("store: create run: %w", err)
+	}
+	return id, nil
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	Exec(query string, args ...any) (sql.Result, error)
+}
+
+// insertRun writes a new running run owned by owner and returns its id.
+func insertRun(ex execer, r NewRun, owner Owner, now string) (string, error) {
 	cfg := r.Config
 	if len(cfg) == 0 {
 		cfg = json.RawMessage("{}")
@@ -92,14 +113,13 @@ func (db *DB) CreateRun(r NewRun) (string, error) {
 		return "", badInput(err, "store: create run %s/%s: config must be a JSON object", r.SpecName, r.TrialName)
 	}
 	id := newID()
-	now := db.stamp()
-	_, err := db.sql.Exec(`INSERT INTO runs (id, spec_name, trial_index, trial_name, trial_key, config,
-		status, device, host, params, state_bytes, flops_per_token, started_at, heartbeat_at)
-		VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := ex.Exec(`INSERT INTO runs (id, spec_name, trial_index, trial_name, trial_key, config,
+		status, device, host, params, state_bytes, flops_per_token, started_at, heartbeat_at, owner_pid, owner_start)
+		VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, r.SpecName, r.TrialIndex, r.TrialName, r.TrialKey, string(cfg),
-		r.Device, r.Host, r.Params, r.StateBytes, finite(r.FLOPsPerToken), now, now)
+		r.Device, owner.Host, r.Params, r.StateBytes, finite(r.FLOPsPerToken), now, now, owner.PID, owner.Start)
 	if err != nil {
-		return "", fmt.Errorf("store: create run: %w", err)
+		return "", err
 	}
 	return id, nil
 }
