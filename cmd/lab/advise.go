@@ -31,7 +31,7 @@ func adviseCmd() *cli.Command {
 			if r <= 0 || r > 1 {
 				return usageErr("--recall %g: must be in (0, 1]", r)
 			}
-			db, err := openDB(c)
+			db, err := openRead(c)
 			if err != nil {
 				return err
 			}
