@@ -29,8 +29,23 @@ type entry struct {
 	Offsets [2]int `json:"data_offsets"`
 }
 
-// Save writes tensors and string metadata to path atomically (a temporary
-// file renamed into place), so a crash never leaves half a checkpoint.
+// writeHook, when set, wraps the writer Save writes the temporary file
+// through: tests inject a failing writer (a full disk) with SetWriteHook.
+var writeHook func(io.Writer) io.Writer
+
+// SetWriteHook makes Save write through f(file) and returns a function that
+// restores the previous hook. It is a test seam: f can fail part-way, as a
+// full disk does.
+func SetWriteHook(f func(io.Writer) io.Writer) (restore func()) {
+	old := writeHook
+	writeHook = f
+	return func() { writeHook = old }
+}
+
+// Save writes tensors and string metadata to path atomically: a temporary
+// file in the same directory is written, fsynced and renamed over path, and
+// the directory is fsynced. A write error (a full disk) or a kill during the
+// write leaves the previous file at path intact.
 func Save(path string, tensors map[string]Tensor, meta map[string]string) error {
 	names := make([]string, 0, len(tensors))
 	for n := range tensors {
@@ -70,8 +85,12 @@ func Save(path string, tensors map[string]Tensor, meta map[string]string) error 
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	var out io.Writer = tmp
+	if writeHook != nil {
+		out = writeHook(tmp)
+	}
+	w := bufio.NewWriterSize(out, 1<<16)
 	binary.Write(w, binary.LittleEndian, uint64(len(hj)))
 	w.Write(hj)
 	var b [4]byte
@@ -92,12 +111,28 @@ func Save(path string, tensors map[string]Tensor, meta map[string]string) error 
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("checkpoint: %w", err)
+		return fmt.Errorf("checkpoint: sync %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("checkpoint: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return os.Rename(tmp.Name(), path)
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory so a rename in it survives a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 func count(shape []int) int {

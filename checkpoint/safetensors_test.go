@@ -3,8 +3,11 @@ package checkpoint
 import (
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -56,5 +59,47 @@ func TestBadFiles(t *testing.T) {
 	}
 	if err := Save(p, map[string]Tensor{"a": {Shape: []int{3}, F32: []float32{1}}}, nil); err == nil {
 		t.Fatal("shape mismatch accepted")
+	}
+}
+
+// failAfter passes n bytes through, then fails as a full disk does.
+type failAfter struct {
+	w io.Writer
+	n int
+}
+
+func (f *failAfter) Write(b []byte) (int, error) {
+	if len(b) > f.n {
+		k, _ := f.w.Write(b[:f.n])
+		f.n = 0
+		return k, syscall.ENOSPC
+	}
+	f.n -= len(b)
+	return f.w.Write(b)
+}
+
+// A write error part-way through a save (a full disk) returns the cause,
+// leaves the previous checkpoint intact and no temporary file behind.
+func TestSaveWriteErrorKeepsPrevious(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.safetensors")
+	old := map[string]Tensor{"w": {Shape: []int{3}, F32: []float32{1, 2, 3}}}
+	if err := Save(p, old, map[string]string{"step": "5"}); err != nil {
+		t.Fatal(err)
+	}
+	restore := SetWriteHook(func(w io.Writer) io.Writer { return &failAfter{w: w, n: 20} })
+	big := map[string]Tensor{"w": {Shape: []int{1 << 16}, F32: make([]float32, 1<<16)}}
+	err := Save(p, big, map[string]string{"step": "10"})
+	restore()
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), p) {
+		t.Fatalf("err = %v, want the path and 'no space left on device'", err)
+	}
+	out, meta, err := Load(p)
+	if err != nil || meta["step"] != "5" || len(out["w"].F32) != 3 || out["w"].F32[2] != 3 {
+		t.Fatalf("previous checkpoint not intact: %v %v %v", meta, out, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("%d files in the directory, want only the checkpoint", len(ents))
 	}
 }
