@@ -174,10 +174,15 @@ func closeBackends(bs []backend) {
 // the grid writes nothing.
 func SelectTrials(trials []Trial, idx []int) ([]Trial, error) {
 	var keep []Trial
+	seen := map[int]bool{}
 	for _, i := range idx {
 		if i < 0 || i >= len(trials) {
 			return nil, &SpecError{Field: "--trial", Value: fmt.Sprint(i), Allowed: fmt.Sprintf("the spec has trials 0..%d", len(trials)-1)}
 		}
+		if seen[i] {
+			return nil, &SpecError{Field: "--trial", Value: fmt.Sprint(i), Allowed: "each index at most once (this one is given twice)"}
+		}
+		seen[i] = true
 		keep = append(keep, trials[i])
 	}
 	return keep, nil

@@ -79,8 +79,8 @@ func TestNaNDiverges(t *testing.T) {
 	p, db := tinyTrial(t)
 	p.Model.Params()[0].Value.Data[0] = float32(math.NaN())
 	o := runTrial(p, 0, 1, "test", cpuBackend{}, opts(t, db))
-	if o.Status != "diverged" || o.Err == nil {
-		t.Fatalf("status %q err %v, want diverged", o.Status, o.Err)
+	if o.Status != "diverged" || o.Err == nil || !strings.Contains(o.Err.Error(), "loss is not finite: the loss was NaN at step 2 of 40 (the last finite loss was 3.492 at step 1)") {
+		t.Fatalf("status %q err %v, want diverged naming step 2, the first non-finite one", o.Status, o.Err)
 	}
 	r, err := db.Run(o.RunID)
 	if err != nil || r.Status != "diverged" {

@@ -123,6 +123,7 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 	var lossN int
 	var trainTime time.Duration
 	lastAcc := math.NaN()
+	var lastLoss float64
 	stopIdx := stopSet(p, tr)
 	for step := first; step < tr.Steps; step++ {
 		if opt.Context.Err() != nil {
@@ -135,11 +136,17 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 		l, err := st.step()
 		trainTime += time.Since(t0)
 		if errors.Is(err, errDiverged) {
-			return "diverged", nil, msPer(trainTime, step-first+1), first, fmt.Errorf("step %d: %w", step, err)
+			// Steps are counted from 1, as train/loss and the progress count them.
+			last := "no finite loss before it"
+			if step > first {
+				last = fmt.Sprintf("the last finite loss was %.4g at step %d", lastLoss, step)
+			}
+			return "diverged", nil, msPer(trainTime, step-first+1), first, fmt.Errorf("%w: the loss was %v at step %d of %d (%s)", err, l, step+1, tr.Steps, last)
 		}
 		if err != nil {
 			return "failed", nil, 0, first, err
 		}
+		lastLoss = l
 		lossSum += l
 		lossN++
 		done := step + 1

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,10 +47,18 @@ type InputError struct {
 }
 
 // Error returns the message on one line.
+// A cause that repeats the path the message already names (an
+// *fs.PathError, "open x: permission denied") is given by its reason alone,
+// so the path is said once.
 func (e *InputError) Error() string {
 	s := e.Msg
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		cause := e.Err.Error()
+		var pe *fs.PathError
+		if errors.As(e.Err, &pe) && pe.Path != "" && strings.Contains(e.Msg, pe.Path) && cause == pe.Error() {
+			cause = pe.Err.Error()
+		}
+		s += ": " + cause
 	}
 	return strings.ReplaceAll(s, "\n", " ")
 }

@@ -56,6 +56,40 @@ func flagsFirst(app *cli.App, args []string) []string {
 	return out
 }
 
+// unknownCommand returns a bad-input error when, along the command path of
+// args, a positional argument stands where a subcommand must (`lab plot
+// bogus`, `lab bogus`): it names the word and lists the allowed ones.
+func unknownCommand(app *cli.App, args []string) error {
+	cmds, path := app.Commands, ""
+	for i := 1; i < len(args) && len(cmds) > 0; i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") || a == "help" || a == "h" {
+			return nil
+		}
+		next := findCmd(cmds, a)
+		if next == nil {
+			noun := "command"
+			if path == "plot" {
+				noun = "kind"
+			}
+			var names []string
+			for _, c := range cmds {
+				if !c.Hidden {
+					names = append(names, c.Name)
+				}
+			}
+			where := ""
+			if path != "" {
+				where = path + ": "
+			}
+			return usageErr("%sunknown %s %q; allowed: %s", where, noun, a, strings.Join(names, ", "))
+		}
+		path = strings.TrimSpace(path + " " + next.Name)
+		cmds = next.Subcommands
+	}
+	return nil
+}
+
 func findCmd(cmds []*cli.Command, name string) *cli.Command {
 	for _, c := range cmds {
 		if c.Name == name {

@@ -61,7 +61,7 @@ func benchTrainCmd() *cli.Command {
 			default:
 				return usageErr("bench train: --norm %q: allowed: layernorm, rmsnorm", c.String("norm"))
 			}
-			prec, err := precisionOf(c)
+			prec, err := precisionOf(c, dev.CUDA)
 			if err != nil {
 				return err
 			}

@@ -57,7 +57,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
 	app.Writer, app.ErrWriter = stdout, stderr
 	app.ExitErrHandler = func(*cli.Context, error) {} // we choose the status
-	if err := app.Run(flagsFirst(app, args)); err != nil {
+	err := unknownCommand(app, args)
+	if err == nil {
+		err = app.Run(flagsFirst(app, args))
+	}
+	if err != nil {
 		msg := err.Error()
 		if strings.HasPrefix(msg, "flag provided but not defined") || strings.Contains(msg, "Required flag") || strings.HasPrefix(msg, "invalid value") {
 			err = usageErr("%s", msg)

@@ -333,6 +333,12 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"show", []string{"show", "abc"}, "no database at"},
 		{"advise", []string{"advise", "--seq-len", "16", "--recall", "0.5"}, "no database at"},
 		{"plot", []string{"plot", "tradeoff", "-o", filepath.Join(t.TempDir(), "x.svg")}, "no database at"},
+		{"trial twice", []string{"run", spec, "--trial", "0", "--trial", "0"}, "--trial = 0: allowed: each index at most once"},
+		{"precision on the CPU", []string{"run", spec, "--device", "cpu", "--precision", "bf16"}, "--precision applies only to CUDA devices"},
+		{"tf32 on the CPU", []string{"run", spec, "--tf32=false"}, "--tf32 applies only to CUDA devices"},
+		{"bench train precision on the CPU", []string{"bench", "train", "--precision", "fp32", "--length", "8"}, "--precision applies only to CUDA devices"},
+		{"plot bogus", []string{"plot", "bogus", "-o", filepath.Join(t.TempDir(), "x.svg")}, `plot: unknown kind "bogus"; allowed: recall-vs-length, tradeoff, map, sweep, cost, curves`},
+		{"unknown command", []string{"bogus"}, `unknown command "bogus"; allowed: run, runs,`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -384,6 +390,24 @@ func TestReadCommandsReadOnly(t *testing.T) {
 	for _, e := range ents {
 		if n := e.Name(); n != "lab.sqlite" && n != "lab.sqlite-wal" && n != "lab.sqlite-shm" {
 			t.Fatalf("read commands left %s beside the database", n)
+		}
+	}
+}
+
+// A file error names the path once: "store: open P: not a directory", not
+// "store: open P: stat P: not a directory" (nor "open x: open x: permission
+// denied", the same doubling as an unprivileged user).
+func TestFileErrorSaysPathOnce(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "file")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(f, "lab.sqlite")
+	for _, args := range [][]string{{"runs", "--db", db}, {"run", writeSpec(t, tinySpec), "--db", db}} {
+		code, _, errs := lab(t, args...)
+		if code != 2 || !strings.HasPrefix(errs, "lab: ") || strings.Count(errs, db) != 1 || !strings.Contains(errs, "not a directory") {
+			t.Fatalf("%v: exit %d, want 2 and one line naming %s once; stderr %q", args[0], code, db, errs)
 		}
 	}
 }

@@ -15,8 +15,10 @@ func precisionFlags() []cli.Flag {
 	}
 }
 
-// precisionOf reads the precision flags; contradictory ones are bad input.
-func precisionOf(c *cli.Context) (cuda.Precision, error) {
+// precisionOf reads the precision flags; contradictory ones are bad input,
+// and so is either flag set with a CPU device (onCUDA false), where GEMMs are
+// always float32 and the precision would silently mean nothing.
+func precisionOf(c *cli.Context, onCUDA bool) (cuda.Precision, error) {
 	p, err := cuda.ParsePrecision(c.String("precision"))
 	if err != nil {
 		return 0, usageErr("--precision: %v", err)
@@ -30,6 +32,13 @@ func precisionOf(c *cli.Context) (cuda.Precision, error) {
 			return 0, usageErr("--tf32=%v and --precision %s contradict each other; use --precision alone", c.Bool("tf32"), p)
 		}
 		p = tf
+	}
+	if !onCUDA {
+		for _, f := range []string{"precision", "tf32"} {
+			if c.IsSet(f) {
+				return 0, usageErr("--%s applies only to CUDA devices; the CPU computes in float32 (drop --%s or use --device cuda)", f, f)
+			}
+		}
 	}
 	return p, nil
 }

@@ -41,7 +41,7 @@ func runCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			prec, err := precisionOf(c)
+			prec, err := precisionOf(c, dev.CUDA)
 			if err != nil {
 				return err
 			}
