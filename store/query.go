@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -31,6 +32,13 @@ func (db *DB) Query(q string, args ...any) (cols []string, rows [][]any, err err
 		return nil, nil, refused(sts[0])
 	}
 	st := sts[0]
+	getter := false
+	if firstWord(st) == "PRAGMA" {
+		var err error
+		if getter, err = checkPragma(st); err != nil {
+			return nil, nil, err
+		}
+	}
 	ctx := context.Background()
 	conn, err := db.sql.Conn(ctx)
 	if err != nil {
@@ -55,7 +63,7 @@ func (db *DB) Query(q string, args ...any) (cols []string, rows [][]any, err err
 	if err != nil {
 		return nil, nil, badInput(err, "store: query")
 	}
-	if !ro {
+	if !ro && !getter {
 		return nil, nil, refused(st)
 	}
 	for _, s := range []string{"PRAGMA query_only = 1", "BEGIN DEFERRED"} {
@@ -69,6 +77,51 @@ func (db *DB) Query(q string, args ...any) (cols []string, rows [][]any, err err
 		return nil, nil, badInput(err, "store: query")
 	}
 	return cols, rows, nil
+}
+
+// pragmaForm splits "PRAGMA [schema.]name rest".
+var pragmaForm = regexp.MustCompile(`(?is)^PRAGMA\s+(?:[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)(.*)$`)
+
+// pragmaGetters are PRAGMAs that, named alone, only report a setting, though
+// SQLite does not mark the statement read-only (PRAGMA journal_mode).
+var pragmaGetters = map[string]bool{
+	"journal_mode": true, "locking_mode": true, "page_size": true, "cache_size": true, "synchronous": true,
+	"auto_vacuum": true, "wal_autocheckpoint": true, "busy_timeout": true, "foreign_keys": true, "encoding": true,
+	"temp_store": true, "mmap_size": true, "secure_delete": true, "journal_size_limit": true, "cache_spill": true,
+	"max_page_count": true, "page_count": true, "freelist_count": true, "user_version": true, "schema_version": true,
+	"application_id": true, "data_version": true,
+}
+
+// pragmaCalls are PRAGMAs whose argument in parentheses names what to read.
+var pragmaCalls = map[string]bool{
+	"table_info": true, "table_xinfo": true, "index_list": true, "index_info": true, "index_xinfo": true,
+	"foreign_key_list": true, "foreign_key_check": true, "integrity_check": true, "quick_check": true, "table_list": true,
+}
+
+// pragmaActions are PRAGMAs that act when named alone.
+var pragmaActions = map[string]bool{"optimize": true, "shrink_memory": true, "wal_checkpoint": true, "incremental_vacuum": true}
+
+// checkPragma refuses a PRAGMA that sets a value (PRAGMA writable_schema=1,
+// PRAGMA user_version(5)) or acts (PRAGMA optimize), and reports whether st
+// only reads a setting that SQLite may not judge read-only itself. A PRAGMA
+// with an argument in parentheses must still be judged read-only by SQLite
+// (PRAGMA table_info(runs)).
+func checkPragma(st string) (getter bool, err error) {
+	m := pragmaForm.FindStringSubmatch(st)
+	if m == nil {
+		return false, refused(st)
+	}
+	name := strings.ToLower(m[1])
+	rest := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(m[2]), ";"))
+	switch {
+	case rest == "" && pragmaActions[name]:
+		return false, badInput(nil, "store: query %q refused: PRAGMA %s acts on the database; lab query only reads", st, name)
+	case rest == "":
+		return pragmaGetters[name], nil
+	case strings.HasPrefix(rest, "(") && pragmaCalls[name]:
+		return false, nil // table_info(runs) and the like: SQLite judges them too
+	}
+	return false, badInput(nil, "store: query %q refused: a PRAGMA that sets a value; lab query only reads (PRAGMA %s alone reports it)", st, name)
 }
 
 func refused(st string) error {

@@ -27,11 +27,17 @@ func TestQueryReads(t *testing.T) {
 	if _, rows, err := db.Query(`PRAGMA integrity_check`); err != nil || rows[0][0] != "ok" {
 		t.Fatalf("read-only pragma: %v %v", rows, err)
 	}
-	// Settings a query changes die with its connection: the pool stays
-	// writable, with foreign keys on.
-	for _, q := range []string{"PRAGMA foreign_keys = 0", "PRAGMA query_only = 0", "PRAGMA foreign_keys"} {
-		if _, _, err := db.Query(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	// Pragmas that only read are allowed, journal_mode included (SQLite
+	// does not mark it read-only).
+	for q, want := range map[string]any{"PRAGMA journal_mode": "wal", "PRAGMA main.journal_mode;": "wal", "PRAGMA foreign_keys": int64(1), "PRAGMA table_info(runs)": int64(0)} {
+		if _, rows, err := db.Query(q); err != nil || len(rows) == 0 || rows[0][0] != want {
+			t.Fatalf("%s: %v %v, want %v", q, rows, err, want)
+		}
+	}
+	// Setters are refused; the pool stays writable, with foreign keys on.
+	for _, q := range []string{"PRAGMA foreign_keys = 0", "PRAGMA query_only = 0"} {
+		if _, _, err := db.Query(q); !isBadInput(err) {
+			t.Fatalf("%s: %v, want refused", q, err)
 		}
 	}
 	for i := 0; i < 4; i++ {
@@ -59,6 +65,13 @@ func TestQueryRejectsWrites(t *testing.T) {
 		`BEGIN`,
 		`COMMIT`,
 		`PRAGMA journal_mode = DELETE`,
+		`PRAGMA writable_schema=1`,
+		`PRAGMA main.writable_schema = 1`,
+		`PRAGMA writable_schema(1)`,
+		`PRAGMA writable_schema /* c */ = 1`,
+		`PRAGMA /* c */ writable_schema = 1`,
+		`PRAGMA optimize`,
+		`PRAGMA wal_checkpoint(TRUNCATE)`,
 		`REINDEX`,
 		`ANALYZE`,
 		`   `,

@@ -61,9 +61,14 @@ func (db *DB) Runs(f Filter) ([]Run, error) {
 		conds, args = append(conds, "spec_name = ?"), append(args, f.SpecName)
 	}
 	for _, e := range f.Where {
-		c, a, err := parseWhere(e)
+		c, a, path, err := parseWhere(e)
 		if err != nil {
 			return nil, err
+		}
+		if path != "" {
+			if err := db.checkConfigKey(e, path); err != nil {
+				return nil, err
+			}
 		}
 		conds, args = append(conds, c), append(args, a...)
 	}

@@ -23,13 +23,9 @@ var configPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Z
 
 // whereForms is the reminder a bad expression gets.
 func whereForms() string {
-	cols := make([]string, 0, len(whereCols))
-	for c := range whereCols {
-		cols = append(cols, c)
-	}
-	slices.Sort(cols)
+	cols := sortedCols()
 	return "want KEY=VALUE or KEY!=VALUE, KEY a column (" + strings.Join(cols, ", ") +
-		") or a dotted config path (model.mixer, task.seq_len; config.seed for a top-level field); short names: mixer, task, seq_len, kv_pairs, vocab, d_model, layers, heads"
+		") or a dotted config path (model.mixer, task.seq_len; config.seed for a top-level field); short names: mixer, task, seq_len, kv_pairs, vocab, d_model, layers, heads, seed"
 }
 
 // parseWhere turns "key=value" or "key!=value" into a SQL condition and its
@@ -39,12 +35,15 @@ func whereForms() string {
 var whereAliases = map[string]string{
 	"mixer": "model.mixer", "task": "task.name", "seq_len": "task.seq_len", "kv_pairs": "task.kv_pairs",
 	"vocab": "task.vocab", "d_model": "model.d_model", "layers": "model.layers", "heads": "model.heads",
+	"seed": "config.seed",
 }
 
-func parseWhere(e string) (string, []any, error) {
+// The returned path is the JSON path ($.model.mixer) when key names a config
+// field, for the caller to check that some run has it.
+func parseWhere(e string) (cond string, args []any, path string, err error) {
 	i := strings.IndexByte(e, '=')
 	if i < 0 {
-		return "", nil, badInput(nil, "store: where %q: no '=' or '!='; %s", e, whereForms())
+		return "", nil, "", badInput(nil, "store: where %q: no '=' or '!='; %s", e, whereForms())
 	}
 	key, val, neg := e[:i], e[i+1:], false
 	if strings.HasSuffix(key, "!") {
@@ -56,12 +55,55 @@ func parseWhere(e string) (string, []any, error) {
 	}
 	match, args, err := whereMatch(e, key, val)
 	if err != nil {
-		return "", nil, err
+		return "", nil, "", err
+	}
+	if _, col := whereCols[key]; !col {
+		path = "$." + strings.TrimPrefix(key, "config.")
 	}
 	if neg {
-		return "NOT coalesce(" + match + ", 0)", args, nil
+		return "NOT coalesce(" + match + ", 0)", args, path, nil
 	}
-	return "coalesce(" + match + ", 0)", args, nil
+	return "coalesce(" + match + ", 0)", args, path, nil
+}
+
+// checkConfigKey returns a bad-input error when runs exist and none has the
+// config field at path (a typo such as model.mixr would otherwise match no
+// run, or every run with !=), listing the config keys the runs have.
+func (db *DB) checkConfigKey(e, path string) error {
+	var any, has bool
+	if err := db.sql.QueryRow(`SELECT EXISTS(SELECT 1 FROM runs), EXISTS(SELECT 1 FROM runs WHERE json_type(config, ?) IS NOT NULL)`, path).Scan(&any, &has); err != nil {
+		return err
+	}
+	if !any || has {
+		return nil
+	}
+	rows, err := db.sql.Query(`SELECT DISTINCT replace(substr(t.fullkey, 3), '"', '') FROM runs, json_tree(runs.config) AS t
+		WHERE t.type NOT IN ('object', 'array') AND t.fullkey NOT LIKE '%]%' ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return badInput(nil, "store: where %q: no run's config has %s; config keys in the runs: %s (or a column: %s)", e, path[2:], strings.Join(keys, ", "), strings.Join(sortedCols(), ", "))
+}
+
+func sortedCols() []string {
+	cols := make([]string, 0, len(whereCols))
+	for c := range whereCols {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	return cols
 }
 
 // whereMatch builds the (possibly NULL) truth of key = val.

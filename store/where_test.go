@@ -56,6 +56,7 @@ func TestRunsFilters(t *testing.T) {
 		{"config != keeps runs missing the key", Filter{Where: []string{"model.causal!=true"}}, []int{4}},
 		{"config bool", Filter{Where: []string{"model.causal=true"}}, []int{3, 2, 1, 0}},
 		{"config top-level", Filter{Where: []string{"config.seed=1"}}, []int{3, 2, 1, 0}},
+		{"seed short key", Filter{Where: []string{"seed=1"}}, []int{3, 2, 1, 0}},
 		{"empty value matches missing", Filter{Where: []string{"model.causal="}}, []int{4}},
 		{"empty value on column", Filter{Where: []string{"finished_at="}}, []int{4, 3}},
 		{"spaces around", Filter{Where: []string{" model.mixer = softmax "}}, []int{2, 0}},
@@ -99,6 +100,9 @@ func TestRunsBadWhere(t *testing.T) {
 		{"task.seq_len>=64", "bad key"},
 		{"model..mixer=x", "bad key"},
 		{"model.mixer'); DROP TABLE runs; --=x", "bad key"},
+		{"model.mixr=softmax", "no run's config has model.mixr; config keys in the runs: model.causal, model.d_model, model.mixer, name, seed, task.name, task.seq_len (or a column: device, error,"},
+		{"model.mixr!=softmax", "no run's config has model.mixr"},
+		{"config.sed=1", "no run's config has sed"},
 	}
 	for _, c := range cases {
 		t.Run(c.expr, func(t *testing.T) {
@@ -106,10 +110,13 @@ func TestRunsBadWhere(t *testing.T) {
 			if !isBadInput(err) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.expr) {
 				t.Fatalf("got %v; want a bad-input error naming %q and saying %q", err, c.expr, c.want)
 			}
-			if strings.Contains(c.want, "key") && !strings.Contains(err.Error(), "KEY=VALUE or KEY!=VALUE") {
+			if strings.HasSuffix(c.want, " key") && !strings.Contains(err.Error(), "KEY=VALUE or KEY!=VALUE") {
 				t.Fatalf("error should list the allowed forms: %v", err)
 			}
 		})
+	}
+	if rs, err := openTemp(t).Runs(Filter{Where: []string{"model.mixr=x"}}); err != nil || len(rs) != 0 {
+		t.Fatalf("no runs yet: a config key cannot be checked, want no error and no runs; got %v %v", rs, err)
 	}
 	if _, err := db.Runs(Filter{IDs: []string{"xyz"}}); !isBadInput(err) {
 		t.Fatalf("non-hex id prefix: %v", err)
@@ -148,8 +155,8 @@ func TestRunPrefixAndTrialKey(t *testing.T) {
 
 func TestWhereAliases(t *testing.T) {
 	for short, full := range whereAliases {
-		a, _, err1 := parseWhere(short + "=3")
-		b, _, err2 := parseWhere(full + "=3")
+		a, _, _, err1 := parseWhere(short + "=3")
+		b, _, _, err2 := parseWhere(full + "=3")
 		if err1 != nil || err2 != nil || a != b {
 			t.Errorf("%s: %q vs %q (%v %v)", short, a, b, err1, err2)
 		}

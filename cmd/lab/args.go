@@ -38,7 +38,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			pos = append(pos, args[i+1:]...)
 			break
 		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
+		if !strings.HasPrefix(a, "-") || a == "-" || notFlag(a) {
 			pos = append(pos, a)
 			continue
 		}
@@ -88,6 +88,14 @@ func unknownCommand(app *cli.App, args []string) error {
 		cmds = next.Subcommands
 	}
 	return nil
+}
+
+// notFlag reports whether an argument that starts with '-' cannot be a flag:
+// a flag's name holds no space, so "-- count the runs\nSELECT ..." (a query
+// opening with a SQL comment) is a positional argument.
+func notFlag(a string) bool {
+	name, _, _ := strings.Cut(a, "=")
+	return strings.ContainsAny(name, " \t\n\r")
 }
 
 func findCmd(cmds []*cli.Command, name string) *cli.Command {

@@ -175,9 +175,33 @@ func TestRunAndQuery(t *testing.T) {
 	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 1 {
 		t.Fatalf("filtered runs: %d\n%s", code, out)
 	}
+	for _, w := range []string{"model.mixr=softmax", "model.mixr!=softmax"} { // a typo is an error, not no runs or all runs
+		code, out, errs = lab(t, "runs", "--db", db, "--where", w)
+		if code != 2 || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.HasPrefix(errs, "lab: ") || !strings.Contains(errs, "no run's config has model.mixr; config keys in the runs: ") || !strings.Contains(errs, "model.mixer") {
+			t.Fatalf("--where %s: exit %d, want 2 and one line listing the keys; stdout %q stderr %q", w, code, out, errs)
+		}
+	}
+	code, out, _ = lab(t, "runs", "--db", db, "--where", "seed=3", "--format", "csv")
+	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 2 {
+		t.Fatalf("--where seed=3: %d\n%s", code, out)
+	}
 	code, out, _ = lab(t, "query", "--db", db, "--format", "csv", "SELECT count(*) AS n FROM results")
 	if code != 0 || !strings.Contains(out, "4") {
 		t.Fatalf("query: %d %s", code, out)
+	}
+	code, out, errs = lab(t, "query", "--db", db, "--format", "csv", "-- a query may open with a comment\nSELECT count(*) AS n FROM runs")
+	if code != 0 || out != "n\n2\n" {
+		t.Fatalf("query opening with --: exit %d %q %s", code, out, errs)
+	}
+	code, out, errs = lab(t, "query", "--db", db, "--format", "csv", "PRAGMA journal_mode")
+	if code != 0 || out != "journal_mode\nwal\n" {
+		t.Fatalf("PRAGMA journal_mode: exit %d %q %s", code, out, errs)
+	}
+	for _, q := range []string{"PRAGMA writable_schema=1", "PRAGMA writable_schema(1)"} {
+		code, out, errs = lab(t, "query", "--db", db, q)
+		if code != 2 || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.HasPrefix(errs, "lab: ") || !strings.Contains(errs, "refused: a PRAGMA that sets a value") {
+			t.Fatalf("%s: exit %d, want 2 and one line refusing it; stdout %q stderr %q", q, code, out, errs)
+		}
 	}
 	if code, _, _ = lab(t, "query", "--db", db, "DELETE FROM runs"); code == 0 {
 		t.Fatal("a write query was allowed")
