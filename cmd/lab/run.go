@@ -84,7 +84,11 @@ func runCmd() *cli.Command {
 			if !c.Bool("quiet") {
 				tty := workers == 1 && len(dev.Indices) <= 1 && c.App.ErrWriter == os.Stderr && term.IsTerminal(int(os.Stderr.Fd()))
 				w := &lockedWriter{w: c.App.ErrWriter}
-				opt.NewProgress = func() experiments.Reporter { return experiments.NewReporter(w, tty) }
+				width := 0
+				if tty {
+					width, _, _ = term.GetSize(int(os.Stderr.Fd()))
+				}
+				opt.NewProgress = func() experiments.Reporter { return experiments.NewReporter(w, tty, width) }
 			}
 			outs, err := experiments.Run(spec, opt)
 			if err != nil {
