@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -54,6 +55,9 @@ func benchCmd() *cli.Command {
 					default:
 						return usageErr("--kind %q: allowed: forward, forward_backward, prefill, decode", k)
 					}
+				}
+				if m := c.Float64("max-mem"); !(m > 0) || math.IsInf(m, 0) || m*(1<<30) < 1 {
+					return usageErr("--max-mem %v: want a positive number of GiB (such as 8 or 0.5) that a graph may plan", c.Float64("max-mem"))
 				}
 				cfg := bench.Config{
 					Mixers: mixers, Lengths: c.IntSlice("length"), DModel: c.Int("d-model"), Heads: c.Int("heads"),

@@ -357,6 +357,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"show", []string{"show", "abc"}, "no database at"},
 		{"advise", []string{"advise", "--seq-len", "16", "--recall", "0.5"}, "no database at"},
 		{"plot", []string{"plot", "tradeoff", "-o", filepath.Join(t.TempDir(), "x.svg")}, "no database at"},
+		{"bench cost --max-mem 0", []string{"bench", "cost", "--mixer", "linear", "--length", "8", "--d-model", "8", "--min-time", "1ms", "--max-mem", "0"}, "--max-mem 0: want a positive number of GiB"},
+		{"bench cost --max-mem -1", []string{"bench", "cost", "--mixer", "linear", "--length", "8", "--d-model", "8", "--min-time", "1ms", "--max-mem", "-1"}, "--max-mem -1: want a positive"},
 		{"trial twice", []string{"run", spec, "--trial", "0", "--trial", "0"}, "--trial = 0: allowed: each index at most once"},
 		{"precision on the CPU", []string{"run", spec, "--device", "cpu", "--precision", "bf16"}, "--precision applies only to CUDA devices"},
 		{"tf32 on the CPU", []string{"run", spec, "--tf32=false"}, "--tf32 applies only to CUDA devices"},
