@@ -61,7 +61,7 @@ type Outcome struct {
 	Trial      Trial
 	RunID      string
 	Device     string // where it trained (the run row's device)
-	Status     string // done, failed, diverged, cancelled, skipped (done earlier)
+	Status     string // done, failed, diverged, cancelled, skipped (done earlier), not started (NotStarted)
 	Results    []store.Result
 	Params     int64
 	StateBytes int64
@@ -235,7 +235,7 @@ func runAll(prepared []*Prepared, backends []backend, workers int, host string, 
 	wg.Wait()
 	for i := next; i < len(prepared); i++ {
 		if opt.Context.Err() != nil {
-			outs[i] = Outcome{Trial: prepared[i].Trial, Status: "cancelled", Err: opt.Context.Err()}
+			outs[i] = Outcome{Trial: prepared[i].Trial, Status: NotStarted, Err: opt.Context.Err()}
 			continue
 		}
 		outs[i] = Outcome{Trial: prepared[i].Trial, Status: "failed",
@@ -266,7 +266,7 @@ func runTrial(p *Prepared, idx, n int, host string, b backend, opt Options) Outc
 		for wait := time.Now().Add(staleAfter + heartbeatEvery); err == nil && c.Busy && c.Remote && time.Now().Before(wait); {
 			select {
 			case <-opt.Context.Done():
-				return Outcome{Trial: t, Status: "cancelled", Err: opt.Context.Err()}
+				return Outcome{Trial: t, Status: NotStarted, Err: opt.Context.Err()}
 			case <-time.After(time.Second):
 			}
 			c, err = opt.DB.ClaimTrial(nr, self, staleAfter)
@@ -296,9 +296,13 @@ func runTrial(p *Prepared, idx, n int, host string, b backend, opt Options) Outc
 	return train(p, id, "", idx, n, b, opt)
 }
 
+// NotStarted is the status of a trial the sweep never began because it was
+// cancelled first: it has no run row and no run id (--resume trains it).
+const NotStarted = "not started"
+
 // Summary counts outcomes by status, e.g. "3 done, 1 diverged".
 func Summary(outs []Outcome) string {
-	order := []string{"done", "skipped", "failed", "diverged", "interrupted", "cancelled"}
+	order := []string{"done", "skipped", "failed", "diverged", "interrupted", "cancelled", NotStarted}
 	count := map[string]int{}
 	for _, o := range outs {
 		count[o.Status]++

@@ -20,8 +20,21 @@ func (e *badInput) BadInput() bool { return true }
 
 func usageErr(format string, a ...any) error { return &badInput{fmt.Sprintf(format, a...)} }
 
-// exitCode maps an error to the process status: 2 for bad input, 1 otherwise.
+// exitErr is an error with its own process status (130 after SIGINT).
+type exitErr struct {
+	code int
+	msg  string
+}
+
+func (e *exitErr) Error() string { return e.msg }
+
+// exitCode maps an error to the process status: an *exitErr's own, 2 for
+// bad input, 1 otherwise.
 func exitCode(err error) int {
+	var x *exitErr
+	if errors.As(err, &x) {
+		return x.code
+	}
 	var b interface{ BadInput() bool }
 	if errors.As(err, &b) && b.BadInput() {
 		return 2

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"lab/kernels/cuda"
@@ -435,5 +436,24 @@ func TestFileErrorSaysPathOnce(t *testing.T) {
 		if code != 2 || !strings.HasPrefix(errs, "lab: ") || strings.Count(errs, db) != 1 || !strings.Contains(errs, "not a directory") {
 			t.Fatalf("%v: exit %d, want 2 and one line naming %s once; stderr %q", args[0], code, db, errs)
 		}
+	}
+}
+
+// ^C during a sweep exits 130; the trial it stopped is cancelled with its
+// run id, and the trial never begun is counted "not started", not listed as
+// cancelled with a blank id.
+func TestInterruptExits130(t *testing.T) {
+	defer func() { signalsReady = nil }()
+	signalsReady = func() { syscall.Kill(os.Getpid(), syscall.SIGINT) }
+	db := filepath.Join(t.TempDir(), "lab.sqlite")
+	code, out, errs := lab(t, "run", writeSpec(t, strings.Replace(tinySpec, "steps: 4", "steps: 1000000", 1)), "--db", db, "--quiet")
+	if code != 130 || !strings.HasPrefix(errs, "lab: interrupted") {
+		t.Fatalf("exit %d, want 130; stderr %q", code, errs)
+	}
+	// The signal may land before the first trial's first step (both not
+	// started) or during it (1 cancelled 1 not started); the second trial
+	// never starts.
+	if !strings.Contains(out, " not started\n") || strings.Contains(out, "linear(feature=relu)") || strings.Contains(out, "\n ") {
+		t.Fatalf("summary: %q", out)
 	}
 }

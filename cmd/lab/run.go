@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -18,6 +19,10 @@ import (
 	"lab/experiments"
 	"lab/store"
 )
+
+// signalsReady, when set, is called once lab run listens for SIGINT and
+// SIGTERM: a test sends its signal from it.
+var signalsReady func()
 
 func runCmd() *cli.Command {
 	return &cli.Command{
@@ -75,8 +80,25 @@ func runCmd() *cli.Command {
 				return err
 			}
 			defer db.Close()
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			// SIGINT or SIGTERM cancels the sweep; lab then exits 128+signal
+			// (130 for ^C) as a shell expects of an interrupted command.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sigc := make(chan os.Signal, 1)
+			signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigc)
+			var sig atomic.Value
+			go func() {
+				select {
+				case s := <-sigc:
+					sig.Store(s)
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			if signalsReady != nil {
+				signalsReady()
+			}
 			opt := experiments.Options{DB: db, Device: dev.String(), Precision: prec, Resume: c.Bool("resume"), Workers: workers, Context: ctx, MaxMem: maxMem}
 			if c.IsSet("trial") {
 				opt.Trials = c.IntSlice("trial")
@@ -106,7 +128,11 @@ func runCmd() *cli.Command {
 				return fmt.Errorf("%d of %d trials failed (see `lab runs --where status=failed`)", failed, len(outs))
 			}
 			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted: unfinished trials saved a checkpoint; run again with --resume")
+				code := 130
+				if s, ok := sig.Load().(syscall.Signal); ok {
+					code = 128 + int(s)
+				}
+				return &exitErr{code: code, msg: "interrupted: unfinished trials saved a checkpoint; run again with --resume"}
 			}
 			return nil
 		},
@@ -130,6 +156,9 @@ func printOutcomes(w io.Writer, outs []experiments.Outcome) {
 		t.cols = append(t.cols, "acc_"+e)
 	}
 	for _, o := range outs {
+		if o.Status == experiments.NotStarted {
+			continue // no run: the summary counts it
+		}
 		row := []any{shortID(o.RunID), o.Trial.Name, o.Trial.Spec.Model.Mixer, o.Status, o.Device, o.Params, o.StateBytes, fmt.Sprintf("%.1f", o.StepMS)}
 		acc := map[string]float64{}
 		for _, r := range o.Results {
