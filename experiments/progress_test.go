@@ -2,6 +2,9 @@ package experiments
 
 import (
 	"bytes"
+	"context"
+	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +79,57 @@ func TestProgressResumeETA(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "step 201/1000") {
 		t.Fatalf("the resumed step is not a new tenth: %q", b.String())
+	}
+}
+
+// stepRecorder keeps every Step report.
+type stepRecorder struct {
+	steps []int
+	accs  []float64
+}
+
+func (r *stepRecorder) Start(Trial, int, int, int) {}
+func (r *stepRecorder) Done(Outcome)               {}
+func (r *stepRecorder) Step(s int, _, acc float64) {
+	r.steps, r.accs = append(r.steps, s), append(r.accs, acc)
+}
+
+// After a resume the progress shows the accuracy of the last evaluation
+// (it showed "-"), and the last report carries the final evaluation's
+// accuracy, not the one before it.
+func TestProgressAccuracyAfterResume(t *testing.T) {
+	s := tinySpec(t)
+	db := openDB(t, filepath.Join(t.TempDir(), "p.sqlite"))
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opts(t, db)
+	o.Context = ctx
+	o.NewProgress = func() Reporter { return cancelAt{17, cancel} }
+	if outs, err := Run(s, o); err != nil || outs[0].Status != "cancelled" {
+		t.Fatalf("%v %+v", err, outs)
+	}
+	rec := &stepRecorder{}
+	o = opts(t, db)
+	o.Resume = true
+	o.NewProgress = func() Reporter { return rec }
+	outs, err := Run(s, o)
+	if err != nil || outs[0].Status != "done" {
+		t.Fatalf("resume: %v %+v", err, outs)
+	}
+	ms, err := db.Metrics(outs[0].RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at10 := math.NaN()
+	for _, m := range ms {
+		if m.Step == 10 && strings.HasSuffix(m.Name, "/accuracy") {
+			at10 = m.Value
+		}
+	}
+	if len(rec.steps) == 0 || rec.steps[0] != 18 || rec.accs[0] != at10 {
+		t.Fatalf("first report after the resume: step %v acc %v, want 18 and the step-10 accuracy %v", rec.steps[:1], rec.accs[:1], at10)
+	}
+	n := len(rec.steps)
+	if rec.steps[n-1] != 40 || rec.accs[n-1] != outs[0].Results[0].Accuracy {
+		t.Fatalf("last report: step %d acc %v, want 40 and the final accuracy %v", rec.steps[n-1], rec.accs[n-1], outs[0].Results[0].Accuracy)
 	}
 }

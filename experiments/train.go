@@ -123,6 +123,18 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 	var lossN int
 	var trainTime time.Duration
 	lastAcc := math.NaN()
+	if first > 0 && len(p.Evals) > 0 {
+		// A resumed run shows the accuracy of its last evaluation before
+		// the resume, not "-".
+		if ms, err := opt.DB.Metrics(runID); err == nil {
+			name, at := "eval/"+p.Evals[0].Name+"/accuracy", -1
+			for _, m := range ms {
+				if m.Name == name && m.Step <= first && m.Step > at {
+					lastAcc, at = m.Value, m.Step
+				}
+			}
+		}
+	}
 	var lastLoss float64
 	stopIdx := stopSet(p, tr)
 	for step := first; step < tr.Steps; step++ {
@@ -182,13 +194,20 @@ func loop(p *Prepared, runID, ckpt string, rep Reporter, b backend, opt Options)
 				return "failed", nil, 0, first, err
 			}
 		}
-		if rep != nil {
+		if rep != nil && done != tr.Steps { // the last step is reported with its own evaluation
 			rep.Step(done, l, lastAcc)
 		}
 	}
 	results, err = evalAll(tr.Steps)
 	if err != nil {
 		return "failed", nil, 0, first, err
+	}
+	if rep != nil && tr.Steps > first {
+		acc := math.NaN()
+		if len(results) > 0 {
+			acc = results[0].Accuracy
+		}
+		rep.Step(tr.Steps, lastLoss, acc)
 	}
 	if err := st.save(ckPath, tr.Steps); err != nil {
 		return "failed", nil, 0, first, err
