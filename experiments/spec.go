@@ -42,7 +42,8 @@ type Spec struct {
 	Train TrainSpec   `yaml:"train" json:"train"` // the optimisation
 	Sweep []SweepAxis `yaml:"sweep,omitempty" json:"sweep,omitempty"`
 
-	file string // the name errors start with
+	file  string         // the name errors start with
+	lines map[string]int // dotted path → line in the file, for errors found after decoding
 	// defaulted holds the defaults Parse derived from other fields (dotted
 	// path → value), so that Expand derives them again from each trial's
 	// fields unless the caller changed them.
@@ -155,6 +156,9 @@ func (e *SpecError) Error() string {
 	}
 	head := e.Field
 	if e.Value != "" {
+		if head == "" {
+			head = "the document" // the top level: a list or a scalar where the spec's mapping belongs
+		}
 		head += " = " + e.Value
 	}
 	if head != "" {
@@ -213,6 +217,7 @@ func Parse(data []byte, name string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.lines = d.lines
 	d.base, d.swept = true, sweptKeys(s.Sweep)
 	if err := d.finalize(s); err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func TestLoadDefaults(t *testing.T) {
 			EvalEvery: 100, EvalExamples: 1000, CheckpointEvery: 0, Schedule: "cosine", MinLRRatio: 0.1},
 	}
 	got := *s
-	got.file, got.defaulted = "", nil
+	got.file, got.defaulted, got.lines = "", nil, nil
 	if got.Model.Stack.String() != "softmax*2" || len(got.Model.Stack) != 2 {
 		t.Errorf("stack %v, want softmax broadcast to 2 layers", got.Model.Stack)
 	}
@@ -314,7 +314,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal(s.JSON(), &back); err != nil {
 		t.Fatal(err)
 	}
-	back.file, back.defaulted, back.Model.Stack = s.file, s.defaulted, s.Model.Stack
+	back.file, back.defaulted, back.lines, back.Model.Stack = s.file, s.defaulted, s.lines, s.Model.Stack
 	if !reflect.DeepEqual(&back, s) {
 		t.Errorf("JSON round trip:\n got %+v\nwant %+v", back, *s)
 	}

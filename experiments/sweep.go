@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
@@ -487,6 +488,17 @@ func (s *Spec) Expand() ([]Trial, error) {
 		d.swept, d.trial = swept, strings.Join(names, ",")
 		ts, err := d.spec(root, false)
 		if err == nil {
+			// The trial's tree is rebuilt from the spec, so its nodes may
+			// carry no line: the file's lines fill in.
+			ts.lines = maps.Clone(s.lines)
+			if ts.lines == nil {
+				ts.lines = map[string]int{}
+			}
+			for k, l := range d.lines {
+				if l > 0 {
+					ts.lines[k] = l
+				}
+			}
 			err = d.finalize(ts)
 		}
 		if err != nil {

@@ -2,9 +2,11 @@ package experiments
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"strconv"
 
 	"lab/architectures"
 	"lab/tasks"
@@ -42,6 +44,34 @@ func subSeed(seed uint64, label string) uint64 {
 
 // Prepare validates a trial against the task and mixer registries and builds
 // its model (weights from the spec seed).
+// taskError turns a task parameter error into a *SpecError naming the file,
+// the field (task.kv_pairs, eval[1].kv_pairs, or sweep.task.kv_pairs when the
+// sweep set it) and its line; eval is the eval set's index, -1 for the
+// training task.
+func (t Trial) taskError(err error, eval int) error {
+	var pe *tasks.ParamError
+	if !errors.As(err, &pe) || pe.Param == "" {
+		if eval >= 0 {
+			return fmt.Errorf("%s: eval[%d]: %w", t.Name, eval, err)
+		}
+		return fmt.Errorf("%s: %w", t.Name, err)
+	}
+	field := "task." + pe.Param
+	if eval >= 0 {
+		if _, own := t.Spec.Eval[eval].Params[pe.Param]; own {
+			field = fmt.Sprintf("eval[%d].%s", eval, pe.Param)
+		}
+	}
+	e := &SpecError{File: t.Spec.file, Trial: t.Name, Field: field, Value: strconv.FormatFloat(pe.Value, 'g', -1, 64),
+		Problem: "task " + pe.Task + ": " + pe.Allowed, Line: t.Spec.lines[field]}
+	for _, o := range t.Overrides {
+		if o.Key == field {
+			e.Field, e.Trial = "sweep."+field, ""
+		}
+	}
+	return e
+}
+
 func Prepare(t Trial) (*Prepared, error) { return PrepareWithin(t, 0) }
 
 // PrepareWithin is Prepare that first prices the trial (PriceSpec) and
@@ -51,7 +81,7 @@ func PrepareWithin(t Trial, maxMem int64) (*Prepared, error) {
 	s := t.Spec
 	train, err := tasks.New(s.Task.Name, s.Task.Params)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Name, err)
+		return nil, t.taskError(err, -1)
 	}
 	p := &Prepared{Trial: t, Train: train}
 	maxLen := train.SeqLen()
@@ -63,7 +93,7 @@ func PrepareWithin(t Trial, maxMem int64) (*Prepared, error) {
 		maps.Copy(params, e.Params)
 		et, err := tasks.New(s.Task.Name, params)
 		if err != nil {
-			return nil, fmt.Errorf("%s: eval[%d] (%s): %w", t.Name, i, e.Name, err)
+			return nil, t.taskError(err, i)
 		}
 		maxLen = max(maxLen, et.SeqLen())
 		p.Evals = append(p.Evals, PreparedEval{Name: e.Name, Task: et, Examples: e.Examples, Seed: subSeed(s.Seed, "eval/"+e.Name)})
