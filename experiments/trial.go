@@ -72,6 +72,25 @@ func (t Trial) taskError(err error, eval int) error {
 	return e
 }
 
+// mixerError turns a bad mixer argument found when the model is built into
+// a *SpecError naming the file, model.mixer (sweep.model.mixer when swept)
+// and its line.
+func (t Trial) mixerError(err error) error {
+	var ie *architectures.InputError
+	if !errors.As(err, &ie) {
+		return fmt.Errorf("%s: %w", t.Name, err)
+	}
+	const field = "model.mixer"
+	e := &SpecError{File: t.Spec.file, Trial: t.Name, Field: field, Value: strconv.Quote(t.Spec.Model.Mixer),
+		Problem: ie.Msg, Line: t.Spec.lines[field]}
+	for _, o := range t.Overrides {
+		if o.Key == field {
+			e.Field, e.Trial = "sweep."+field, ""
+		}
+	}
+	return e
+}
+
 func Prepare(t Trial) (*Prepared, error) { return PrepareWithin(t, 0) }
 
 // PrepareWithin is Prepare that first prices the trial (PriceSpec) and
@@ -109,7 +128,7 @@ func PrepareWithin(t Trial, maxMem int64) (*Prepared, error) {
 		TieEmbeddings: m.TieEmbeddings, EmbedDropout: m.EmbedDropout,
 	}, subSeed(s.Seed, "weights"))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Name, err)
+		return nil, t.mixerError(err)
 	}
 	for _, e := range p.Evals {
 		if e.Task.Vocab() != train.Vocab() {

@@ -362,6 +362,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"bench cost --max-mem -1", []string{"bench", "cost", "--mixer", "linear", "--length", "8", "--d-model", "8", "--min-time", "1ms", "--max-mem", "-1"}, "--max-mem -1: want a positive"},
 		{"task parameter names the file, field and line", []string{"run", writeSpec(t, strings.Replace(tinySpec, "kv_pairs: 2, train", "kv_pairs: 40, train", 1))}, "spec.yaml: trial mixer=softmax: task.kv_pairs = 40: task mqar: must be <= vocab/2-1 (15): keys are distinct ids 1..vocab/2-1 (line 3)"},
 		{"eval task parameter", []string{"run", writeSpec(t, strings.Replace(tinySpec, "{seq_len: 32, kv_pairs: 4,", "{seq_len: 32, kv_pairs: 40,", 1))}, "eval[1].kv_pairs = 40: task mqar: must be <= vocab/2-1 (15): keys are distinct ids 1..vocab/2-1 (line 6)"},
+		{"mixer argument names the file, field and line", []string{"run", writeSpec(t, strings.Replace(tinySpec, `"linear(feature=relu)"`, `"swa(window=0)"`, 1))}, `spec.yaml: sweep.model.mixer = "swa(window=0)": mixer swa: window=0: must be an integer >= 1 (line 10)`},
 		{"top-level list", []string{"run", writeSpec(t, "- a\n- b\n")}, "spec.yaml: the document = [a, b]: must be a mapping"},
 		{"trial twice", []string{"run", spec, "--trial", "0", "--trial", "0"}, "--trial = 0: allowed: each index at most once"},
 		{"precision on the CPU", []string{"run", spec, "--device", "cpu", "--precision", "bf16"}, "--precision applies only to CUDA devices"},
