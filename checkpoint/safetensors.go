@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // Tensor is one named array: F32 data or I32 data, row-major.
@@ -81,7 +82,15 @@ func Save(path string, tensors map[string]Tensor, meta map[string]string) error 
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ckpt-*")
+	// A save killed mid-write leaves its temporary file; the next save of
+	// the same checkpoint (one writer per path) removes it.
+	prefix := "." + filepath.Base(path) + ".tmp-"
+	if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(prefix)+"*")); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), prefix+"*")
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -120,6 +129,18 @@ func Save(path string, tensors map[string]Tensor, meta map[string]string) error 
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`*?[\\`, s[i]) >= 0 {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // syncDir fsyncs a directory so a rename in it survives a power loss.

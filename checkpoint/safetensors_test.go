@@ -103,3 +103,34 @@ func TestSaveWriteErrorKeepsPrevious(t *testing.T) {
 		t.Fatalf("%d files in the directory, want only the checkpoint", len(ents))
 	}
 }
+
+// A save killed mid-write leaves its temporary file beside the previous
+// checkpoint, which still loads; the next save of that checkpoint removes
+// the leftover and leaves other checkpoints' files alone.
+func TestKilledSaveLeftoverRemoved(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "run[1].safetensors")
+	in := map[string]Tensor{"w": {Shape: []int{1}, F32: []float32{1}}}
+	if err := Save(p, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, ".run[1].safetensors.tmp-123")
+	other := filepath.Join(dir, ".other.safetensors.tmp-9")
+	for _, f := range []string{stale, other} {
+		if err := os.WriteFile(f, []byte("half a checkpoint"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := Load(p); err != nil {
+		t.Fatalf("previous checkpoint after a killed save: %v", err)
+	}
+	if err := Save(p, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Fatal("the killed save's temporary file is still there")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("another checkpoint's temporary file was removed: %v", err)
+	}
+}
