@@ -41,26 +41,34 @@ type Config struct {
 // the mixer refuses. It measures nothing.
 func (c Config) Check() error {
 	for _, name := range c.Mixers {
-		stack, err := hybrid.Parse(name)
-		if err != nil {
-			return err
-		}
-		if len(stack) != 1 || len(stack[0].Mixers) != 1 {
-			return &architectures.InputError{Msg: fmt.Sprintf("bench: %q: name one mixer, not a stack", name)}
-		}
-		hm := stack[0].Mixers[0]
-		args := map[string]string{}
-		for _, a := range hm.Args {
-			args[a.Key] = a.Value
-		}
 		for _, l := range c.Lengths {
-			rng := rand.New(rand.NewPCG(c.Seed, uint64(l)))
-			if _, err := architectures.NewMixer(hm.Name, args, architectures.Config{D: c.DModel, Heads: c.Heads, Chunk: c.Chunk, Layers: 1, MaxLen: l}, rng); err != nil {
+			if _, _, err := c.mixer(name, l); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// mixer builds the one mixer name describes for length l from a generator
+// seeded by l, and returns that generator (the measurement's inputs come
+// from it next).
+func (c Config) mixer(name string, l int) (architectures.Mixer, *rand.Rand, error) {
+	stack, err := hybrid.Parse(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(stack) != 1 || len(stack[0].Mixers) != 1 {
+		return nil, nil, &architectures.InputError{Msg: fmt.Sprintf("bench: %q: name one mixer, not a stack", name)}
+	}
+	hm := stack[0].Mixers[0]
+	args := map[string]string{}
+	for _, a := range hm.Args {
+		args[a.Key] = a.Value
+	}
+	rng := rand.New(rand.NewPCG(c.Seed, uint64(l)))
+	m, err := architectures.NewMixer(hm.Name, args, architectures.Config{D: c.DModel, Heads: c.Heads, Chunk: c.Chunk, Layers: 1, MaxLen: l}, rng)
+	return m, rng, err
 }
 
 // Measure runs every mixer at every length and returns the bench rows.
@@ -82,21 +90,8 @@ func Measure(c Config) ([]store.Bench, error) {
 		}
 	}
 	for _, name := range c.Mixers {
-		stack, err := hybrid.Parse(name)
-		if err != nil {
-			return nil, err
-		}
-		if len(stack) != 1 || len(stack[0].Mixers) != 1 {
-			return nil, &architectures.InputError{Msg: fmt.Sprintf("bench: %q: name one mixer, not a stack", name)}
-		}
-		hm := stack[0].Mixers[0]
-		args := map[string]string{}
-		for _, a := range hm.Args {
-			args[a.Key] = a.Value
-		}
 		for _, l := range c.Lengths {
-			rng := rand.New(rand.NewPCG(c.Seed, uint64(l)))
-			m, err := architectures.NewMixer(hm.Name, args, architectures.Config{D: c.DModel, Heads: c.Heads, Chunk: c.Chunk, Layers: 1, MaxLen: l}, rng)
+			m, rng, err := c.mixer(name, l)
 			if err != nil {
 				return nil, err
 			}
