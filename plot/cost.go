@@ -50,6 +50,7 @@ type CostPoint struct {
 // CostSeries is one mixer's measured cost against length.
 type CostSeries struct {
 	Label            string      // the mixer, with kind, device, host, batch or d_model where those differ
+	Mixer            string      // the mixer alone, which picks the colour
 	Points           []CostPoint // increasing SeqLen
 	Slope, Intercept float64     // least squares of log(value) on log(seq_len)
 	Fit              bool        // false with fewer than two lengths
@@ -59,13 +60,17 @@ type CostSeries struct {
 type CostData struct {
 	Metric, Unit string
 	Series       []CostSeries // in label order
+	PerToken     []string     // kinds whose rows were a time per token (decode), now in Unit per token
 }
 
 // CostCurves shapes the bench rows of one metric (the first metric among
 // bs when metric is empty) into one series per mixer, fitting each a
 // log-log slope. Rows with a value or length that is not positive cannot
 // sit on a log axis and are dropped. Rows of several units for the metric
-// are an error: narrow them with a filter.
+// are an error, narrow them with a filter, except times: rows of a time
+// metric in several time units (lab bench cost writes ms for the forward
+// passes and us/token for a decode step) are all converted to ms, and the
+// kinds that were per token are listed in PerToken.
 func CostCurves(bs []store.Bench, metric string) (CostData, error) {
 	if len(bs) == 0 {
 		return CostData{}, noData("no bench rows match")
@@ -79,21 +84,24 @@ func CostCurves(bs []store.Bench, metric string) (CostData, error) {
 	if len(rows) == 0 {
 		return CostData{}, noData("no bench rows with metric %q and a positive value (metrics present: %s)", metric, strings.Join(distinct(bs, func(b store.Bench) string { return b.Metric }), ", "))
 	}
+	perToken := oneTimeUnit(rows)
 	if us := distinct(rows, func(b store.Bench) string { return b.Unit }); len(us) > 1 {
 		return CostData{}, badInput("metric %q comes in units %s; pick one with --where unit=%s", metric, strings.Join(us, ", "), us[0])
 	}
 	label := seriesLabeller(rows)
 	vals := map[string]map[int][]float64{}
+	mixer := map[string]string{}
 	for _, b := range rows {
 		l := label(b)
+		mixer[l] = b.Mixer
 		if vals[l] == nil {
 			vals[l] = map[int][]float64{}
 		}
 		vals[l][b.SeqLen] = append(vals[l][b.SeqLen], b.Value)
 	}
-	d := CostData{Metric: metric, Unit: rows[0].Unit}
+	d := CostData{Metric: metric, Unit: rows[0].Unit, PerToken: perToken}
 	for l, byLen := range vals {
-		s := CostSeries{Label: l}
+		s := CostSeries{Label: l, Mixer: mixer[l]}
 		var xs, ys []float64
 		for n, vs := range byLen {
 			s.Points = append(s.Points, CostPoint{SeqLen: n, Value: median(vs), N: len(vs)})
@@ -107,6 +115,35 @@ func CostCurves(bs []store.Bench, metric string) (CostData, error) {
 	}
 	slices.SortFunc(d.Series, func(a, b CostSeries) int { return cmp.Compare(a.Label, b.Label) })
 	return d, nil
+}
+
+// timeUnits are the units of time bench rows come in, in milliseconds.
+var timeUnits = map[string]float64{"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1, "s": 1e3}
+
+// oneTimeUnit rewrites rows (one metric's, cloned by the caller) in one
+// unit when they come in several units of time: every value to ms, "X/token"
+// read as X. It returns the kinds whose rows were per token. Rows in one
+// unit, or in units that are not all times, are left as they are.
+func oneTimeUnit(rows []store.Bench) []string {
+	us := distinct(rows, func(b store.Bench) string { return b.Unit })
+	if len(us) < 2 {
+		return nil
+	}
+	for _, u := range us {
+		if _, ok := timeUnits[strings.TrimSuffix(u, "/token")]; !ok {
+			return nil
+		}
+	}
+	var perToken []string
+	for i, b := range rows {
+		u, per := strings.CutSuffix(b.Unit, "/token")
+		rows[i].Value, rows[i].Unit = b.Value*timeUnits[u], "ms"
+		if per && !slices.Contains(perToken, b.Kind) {
+			perToken = append(perToken, b.Kind)
+		}
+	}
+	slices.Sort(perToken)
+	return perToken
 }
 
 // seriesLabeller names a row's series: its mixer, plus each of kind,

@@ -3,6 +3,8 @@ package plot
 import (
 	"errors"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"lab/store"
@@ -59,9 +61,23 @@ func TestCostCurves(t *testing.T) {
 	if _, err := CostCurves(bs, "peak_memory"); !errors.Is(err, ErrNoData) {
 		t.Errorf("no positive memory rows: %v", err)
 	}
-	mixed := append(bs, bench("linear", 256, "time", 0.01, "s"))
-	if _, err := CostCurves(mixed, "time"); err == nil {
-		t.Errorf("two units accepted")
+	// Times in several units are converted to ms; other units are not.
+	mixed := append(slices.Clone(bs), bench("linear", 256, "time", 0.01, "s"))
+	if d, err := CostCurves(mixed, "time"); err != nil || d.Unit != "ms" || d.Series[1].Points[2] != (CostPoint{SeqLen: 256, Value: 10, N: 1}) || d.PerToken != nil {
+		t.Errorf("ms and s: %+v, %v; want linear at L256 10 ms", d, err)
+	}
+	dec := bench("linear", 512, "time", 250, "us/token")
+	dec.Kind = "decode"
+	if d, err := CostCurves(append(slices.Clone(bs), dec), "time"); err != nil || d.Unit != "ms" || len(d.PerToken) != 1 || d.PerToken[0] != "decode" ||
+		d.Series[1].Label != "linear kind=decode" || d.Series[1].Points[0].Value != 0.25 {
+		t.Errorf("ms and us/token: %+v, %v; want decode at 0.25 ms per token", d, err)
+	}
+	mem := append(slices.Clone(bs), bench("linear", 64, "peak_memory", 3, "bytes"), bench("linear", 128, "peak_memory", 3, "KiB"))
+	if _, err := CostCurves(mem, "peak_memory"); err == nil || !strings.Contains(err.Error(), "units") {
+		t.Errorf("bytes and KiB: %v; want an error naming the units", err)
+	}
+	if _, err := CostCurves(append(slices.Clone(bs), bench("linear", 256, "time", 3, "cycles")), "time"); err == nil {
+		t.Errorf("ms and cycles accepted")
 	}
 	gpu := bench("linear", 64, "time", 0.1, "ms")
 	gpu.Device = "cuda"

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -143,6 +144,16 @@ func (f *Figure) Render(w io.Writer, format string, s Size) (err error) {
 		}
 	}()
 	f.draw(draw.New(c), f.note)
+	if format == "svg" { // name fallbacks for viewers without the Liberation fonts
+		var buf bytes.Buffer
+		if _, err := c.WriteTo(&buf); err != nil {
+			return fmt.Errorf("plot: write %s: %w", format, err)
+		}
+		if _, err := w.Write(fontFallbacks(buf.Bytes())); err != nil {
+			return fmt.Errorf("plot: write %s: %w", format, err)
+		}
+		return nil
+	}
 	if _, err := c.WriteTo(w); err != nil {
 		return fmt.Errorf("plot: write %s: %w", format, err)
 	}
@@ -167,4 +178,27 @@ func (f *Figure) Save(file string, s Size) error {
 		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
+}
+
+// svgFamily is a font-family declaration as gonum's SVG canvas writes it:
+// one family name, such as "font-family:Liberation Sans;".
+var svgFamily = regexp.MustCompile(`font-family:([^;"']+);`)
+
+// fontFallbacks rewrites every font-family of an SVG into a list that ends
+// in a generic family ("font-family:'Liberation Sans',Arial,Helvetica,
+// sans-serif;"), so a viewer without the Liberation fonts draws the text in
+// a font of the same kind and nearly the same width instead of its default
+// serif.
+func fontFallbacks(svg []byte) []byte {
+	return svgFamily.ReplaceAllFunc(svg, func(m []byte) []byte {
+		name := strings.TrimSpace(string(svgFamily.FindSubmatch(m)[1]))
+		fallback := "Arial,Helvetica,sans-serif"
+		switch low := strings.ToLower(name); {
+		case strings.Contains(low, "mono"):
+			fallback = "'Courier New',monospace"
+		case strings.Contains(low, "serif") && !strings.Contains(low, "sans"):
+			fallback = "'Times New Roman',Times,serif"
+		}
+		return []byte("font-family:'" + name + "'," + fallback + ";")
+	})
 }

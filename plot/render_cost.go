@@ -24,7 +24,8 @@ func CostVsLength(bs []store.Bench, metric string) (*Figure, error) {
 	p.Add(plotter.NewGrid())
 	leg := newLegend()
 	xlo, xhi, ylo, yhi := math.Inf(1), 0.0, math.Inf(1), 0.0
-	for i, s := range d.Series {
+	var st seriesStyler
+	for _, s := range d.Series {
 		xys := make(plotter.XYs, len(s.Points))
 		for k, pt := range s.Points {
 			x := float64(pt.SeqLen)
@@ -35,13 +36,16 @@ func CostVsLength(bs []store.Bench, metric string) (*Figure, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plot: cost: %w", err)
 		}
-		l.LineStyle, sc.GlyphStyle = lineStyle(i), glyphStyle(i, vg.Points(2.5))
+		l.LineStyle, sc.GlyphStyle, _ = st.style(mixerColor(s.Mixer), vg.Points(2.5))
 		p.Add(l, sc)
 		label := s.Label
 		if s.Fit {
 			label = fmt.Sprintf("%s (slope %.2f)", shorten(s.Label), s.Slope)
 		}
 		leg.Add(label, l, sc)
+	}
+	for _, k := range d.PerToken {
+		leg.Add(fmt.Sprintf("%s: %s per token", k, d.Unit))
 	}
 	leg.Add("slope: least squares on log-log;")
 	leg.Add("points: median of repeats")

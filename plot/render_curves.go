@@ -103,6 +103,7 @@ func curvePanel(rs []RunMetrics, group []MetricSeries, accuracy bool) (*plot.Plo
 		vals = append(vals, s.Values...)
 	}
 	logY := !accuracy && spansDecades(vals)
+	runColor := runColors(rs)
 	for i, s := range group {
 		xys := make(plotter.XYs, len(s.Steps))
 		for j := range s.Steps {
@@ -120,8 +121,8 @@ func curvePanel(rs []RunMetrics, group []MetricSeries, accuracy bool) (*plot.Plo
 			leg.Add(shorten(s.Name), l)
 		} else {
 			k := slices.Index(names, s.Name)
-			l.LineStyle = draw.LineStyle{Color: colorOf(s.Run), Width: vg.Points(1.2), Dashes: dashes[k%len(dashes)]}
-			sc.GlyphStyle = draw.GlyphStyle{Color: colorOf(s.Run), Radius: vg.Points(2), Shape: glyphs[k%len(glyphs)]}
+			l.LineStyle = draw.LineStyle{Color: runColor[s.Run], Width: vg.Points(1.2), Dashes: dashes[k%len(dashes)]}
+			sc.GlyphStyle = draw.GlyphStyle{Color: runColor[s.Run], Radius: vg.Points(2), Shape: glyphs[k%len(glyphs)]}
 		}
 		pl.Add(l)
 		if len(xys) <= maxGlyphs { // glyphs mark sparse series; dense ones are lines
@@ -130,10 +131,10 @@ func curvePanel(rs []RunMetrics, group []MetricSeries, accuracy bool) (*plot.Plo
 	}
 	if len(rs) > 1 {
 		for i, r := range rs {
-			leg.Add(shorten(shortID(r.Run.ID)+" "+ModelOf(r.Run).Mixer), &plotter.Line{LineStyle: draw.LineStyle{Color: colorOf(i), Width: vg.Points(2)}})
+			leg.Add(shorten(shortID(r.Run.ID)+" "+ModelOf(r.Run).Mixer), &plotter.Line{LineStyle: draw.LineStyle{Color: runColor[i], Width: vg.Points(2)}})
 		}
 		for k, n := range names {
-			gray := color.Gray{0x50}
+			gray := keyGray
 			leg.Add(shorten(n), &plotter.Line{LineStyle: draw.LineStyle{Color: gray, Width: vg.Points(1.2), Dashes: dashes[k%len(dashes)]}},
 				&plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: gray, Radius: vg.Points(2), Shape: glyphs[k%len(glyphs)]}})
 		}
@@ -151,4 +152,18 @@ func curvePanel(rs []RunMetrics, group []MetricSeries, accuracy bool) (*plot.Plo
 		pl.Y.Label.Text = "loss (log scale)"
 	}
 	return pl, leg, nil
+}
+
+// runColors colours each run by its mixer; the second and later runs of
+// one colour take lighter shades of it, so runs of one mixer (seeds,
+// widths) stay apart while the metric keeps the dash and glyph.
+func runColors(rs []RunMetrics) []color.RGBA {
+	out := make([]color.RGBA, len(rs))
+	seen := map[color.RGBA]int{}
+	for i, r := range rs {
+		c := mixerColor(ModelOf(r.Run).Mixer)
+		out[i] = lighten(c, []float64{0, 0.35, 0.6, 0.2, 0.5}[seen[c]%5])
+		seen[c]++
+	}
+	return out
 }

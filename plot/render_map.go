@@ -42,8 +42,11 @@ func Map(runs []store.Run, levels []float64) (*Figure, error) {
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.ConstantTicks(xt), plot.ConstantTicks(yt)
 	g := cellGrid{m: m, fill: map[Model]color.Color{}}
 	leg := newLegend()
-	for k, c := range chosen {
-		g.fill[c.Model] = lighten(colorOf(k), 0.55)
+	shades := map[color.RGBA]int{} // models of one mixer: lighter shades of its colour
+	for _, c := range chosen {
+		mc := mixerColor(c.Model.Mixer)
+		g.fill[c.Model] = lighten(mc, 0.55+0.15*float64(shades[mc]%3))
+		shades[mc]++
 		leg.Add(shorten(fmt.Sprintf("%s: %d B", c.Label, c.StateBytes)), swatch{g.fill[c.Model]})
 	}
 	leg.Add("cost: state_bytes as stored,")

@@ -22,7 +22,8 @@ func RecallVsLength(runs []store.Run) (*Figure, error) {
 	p.Add(plotter.NewGrid())
 	leg := newLegend()
 	lo, hi, seeds := curves[0].Points[0].SeqLen, 0, 1
-	for i, c := range curves {
+	var st seriesStyler
+	for _, c := range curves {
 		xys := make(plotter.XYs, len(c.Points))
 		errs := make(plotter.YErrors, len(c.Points))
 		multi := false
@@ -36,7 +37,7 @@ func RecallVsLength(runs []store.Run) (*Figure, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plot: recall: %w", err)
 		}
-		l.LineStyle, s.GlyphStyle = lineStyle(i), glyphStyle(i, vg.Points(2.5))
+		l.LineStyle, s.GlyphStyle, _ = st.style(mixerColor(c.Model.Mixer), vg.Points(2.5))
 		p.Add(l, s)
 		if multi {
 			eb, err := plotter.NewYErrorBars(struct {
@@ -46,7 +47,7 @@ func RecallVsLength(runs []store.Run) (*Figure, error) {
 			if err != nil {
 				return nil, fmt.Errorf("plot: recall: %w", err)
 			}
-			eb.LineStyle.Color, eb.CapWidth = colorOf(i), vg.Points(5)
+			eb.LineStyle.Color, eb.CapWidth = l.LineStyle.Color, vg.Points(5)
 			p.Add(eb)
 		}
 		leg.Add(shorten(c.Model.Label()), l, s)

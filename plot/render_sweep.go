@@ -27,8 +27,9 @@ func AccuracySweep(runs []store.Run, o SweepOptions) (*Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One colour per lab series across panels; a published mixer takes the
-	// colour of the lab series that is the same mixer, or a free one.
+	// One style per lab series across panels: a mixer's colour when the
+	// series are mixers, else the palette in order; a published mixer has
+	// its mixer's colour, the colour of lab's line of the same mixer.
 	var labLabels, refLabels []string
 	var xs []float64
 	for _, pn := range sw.Panels {
@@ -47,18 +48,18 @@ func AccuracySweep(runs []store.Run, o SweepOptions) (*Figure, error) {
 	}
 	sortLabels(labLabels)
 	slices.Sort(refLabels)
-	colour := map[string]int{}
-	for i, l := range labLabels {
-		colour[l] = i
+	type style struct {
+		line  draw.LineStyle
+		glyph draw.GlyphStyle
 	}
-	refColour := map[string]int{}
-	next := len(labLabels)
-	for _, m := range refLabels {
-		if i := slices.IndexFunc(labLabels, func(l string) bool { return sameMixer(l, m) }); i >= 0 {
-			refColour[m] = i
+	labStyle := map[string]style{}
+	var st seriesStyler
+	for i, l := range labLabels {
+		if sw.Series == "model.mixer" {
+			ls, gs, _ := st.style(mixerColor(l), vg.Points(2.5))
+			labStyle[l] = style{ls, gs}
 		} else {
-			refColour[m] = next
-			next++
+			labStyle[l] = style{lineStyle(i), glyphStyle(i, vg.Points(2.5))}
 		}
 	}
 
@@ -100,12 +101,11 @@ func AccuracySweep(runs []store.Run, o SweepOptions) (*Figure, error) {
 				return nil, fmt.Errorf("plot: sweep: %w", err)
 			}
 			if s.Published {
-				ci := refColour[s.Label]
-				l.LineStyle = draw.LineStyle{Color: colorOf(ci), Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2.5)}}
-				sc.GlyphStyle = draw.GlyphStyle{Color: colorOf(ci), Radius: vg.Points(3), Shape: draw.RingGlyph{}}
+				c := mixerColor(s.Label)
+				l.LineStyle = draw.LineStyle{Color: c, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2.5)}}
+				sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(3), Shape: draw.RingGlyph{}}
 			} else {
-				ci := colour[s.Label]
-				l.LineStyle, sc.GlyphStyle = lineStyle(ci), glyphStyle(ci, vg.Points(2.5))
+				l.LineStyle, sc.GlyphStyle = labStyle[s.Label].line, labStyle[s.Label].glyph
 			}
 			p.Add(l, sc)
 			if multi {
@@ -116,7 +116,7 @@ func AccuracySweep(runs []store.Run, o SweepOptions) (*Figure, error) {
 				if err != nil {
 					return nil, fmt.Errorf("plot: sweep: %w", err)
 				}
-				eb.LineStyle.Color, eb.CapWidth = colorOf(colour[s.Label]), vg.Points(4)
+				eb.LineStyle.Color, eb.CapWidth = l.LineStyle.Color, vg.Points(4)
 				p.Add(eb)
 			}
 		}
@@ -147,14 +147,13 @@ func AccuracySweep(runs []store.Run, o SweepOptions) (*Figure, error) {
 
 	leg := newLegend()
 	for _, l := range labLabels {
-		ci := colour[l]
-		leg.Add(shorten(l), &plotter.Line{LineStyle: lineStyle(ci)}, &plotter.Scatter{GlyphStyle: glyphStyle(ci, vg.Points(2.5))})
+		leg.Add(shorten(l), &plotter.Line{LineStyle: labStyle[l].line}, &plotter.Scatter{GlyphStyle: labStyle[l].glyph})
 	}
 	for _, m := range refLabels {
-		ci := refColour[m]
+		c := mixerColor(m)
 		leg.Add(shorten(m+" (published)"),
-			&plotter.Line{LineStyle: draw.LineStyle{Color: colorOf(ci), Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2.5)}}},
-			&plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: colorOf(ci), Radius: vg.Points(3), Shape: draw.RingGlyph{}}})
+			&plotter.Line{LineStyle: draw.LineStyle{Color: c, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2.5)}}},
+			&plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: c, Radius: vg.Points(3), Shape: draw.RingGlyph{}}})
 	}
 	if sw.MaxN > 1 {
 		leg.Add(fmt.Sprintf("points: mean over runs (≤%d);", sw.MaxN))

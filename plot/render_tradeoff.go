@@ -79,7 +79,7 @@ func TradeoffWith(runs []store.Run, eval string, cost Cost, ref *Reference) (*Fi
 		return nil, fmt.Errorf("plot: tradeoff: %w", err)
 	}
 	fl.StepStyle = plotter.PostStep
-	fl.LineStyle = draw.LineStyle{Color: lighten(palette[7], 0.3), Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
+	fl.LineStyle = draw.LineStyle{Color: lighten(keyGray, 0.3), Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
 	p.Add(fl)
 
 	leg := newLegend()
@@ -94,22 +94,21 @@ func TradeoffWith(runs []store.Run, eval string, cost Cost, ref *Reference) (*Fi
 		groups[l] = append(groups[l], plotter.XY{X: logT(q.Cost), Y: q.Accuracy})
 	}
 	slices.Sort(order)
-	for i, l := range order {
+	mixerOf := map[string]string{}
+	for _, q := range pts {
+		mixerOf[label(q.Model)] = q.Model.Mixer
+	}
+	var st seriesStyler
+	for _, l := range order {
 		s, err := plotter.NewScatter(groups[l])
 		if err != nil {
 			return nil, fmt.Errorf("plot: tradeoff: %w", err)
 		}
-		s.GlyphStyle = glyphStyle(i, vg.Points(3))
+		_, s.GlyphStyle, _ = st.style(mixerColor(mixerOf[l]), vg.Points(3))
 		p.Add(s)
 		leg.Add(shorten(l), s)
 	}
-	mixers := make([]string, len(order)) // the mixer of each label, for the published colours
-	for _, q := range pts {
-		if i := slices.Index(order, label(q.Model)); i >= 0 {
-			mixers[i] = q.Model.Mixer
-		}
-	}
-	if err := addPublished(p, &leg, refPts, mixers, len(order)); err != nil {
+	if err := addPublished(p, &leg, refPts); err != nil {
 		return nil, err
 	}
 	leg.Add("Pareto frontier", fl)
@@ -140,10 +139,9 @@ func modelLabeller(pts []RunPoint) func(Model) string {
 }
 
 // addPublished draws published points on p (x on a log axis), one dashed
-// line of hollow markers per mixer in the colour of the first lab series of
-// the same mixer (series i, of mixer labMixers[i], has colour i), else in
-// colours from next on.
-func addPublished(p *plot.Plot, leg *plot.Legend, pts []RefPoint, labMixers []string, next int) error {
+// line of hollow markers per mixer in the mixer's colour, the colour of
+// lab's points of the same mixer.
+func addPublished(p *plot.Plot, leg *plot.Legend, pts []RefPoint) error {
 	var mixers []string
 	byMixer := map[string]plotter.XYs{}
 	for _, q := range pts {
@@ -157,19 +155,15 @@ func addPublished(p *plot.Plot, leg *plot.Legend, pts []RefPoint, labMixers []st
 	}
 	slices.Sort(mixers)
 	for _, m := range mixers {
-		ci := slices.IndexFunc(labMixers, func(l string) bool { return sameMixer(l, m) })
-		if ci < 0 {
-			ci = next
-			next++
-		}
+		c := mixerColor(m)
 		xys := byMixer[m]
 		slices.SortStableFunc(xys, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 		l, s, err := plotter.NewLinePoints(xys)
 		if err != nil {
 			return fmt.Errorf("plot: published points: %w", err)
 		}
-		l.LineStyle = draw.LineStyle{Color: colorOf(ci), Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2.5)}}
-		s.GlyphStyle = draw.GlyphStyle{Color: colorOf(ci), Radius: vg.Points(3), Shape: draw.RingGlyph{}}
+		l.LineStyle = draw.LineStyle{Color: c, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2.5)}}
+		s.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(3), Shape: draw.RingGlyph{}}
 		p.Add(l, s)
 		leg.Add(shorten(m+" (published)"), l, s)
 	}

@@ -1,6 +1,7 @@
 package plot
 
 import (
+	"hash/fnv"
 	"image/color"
 	"math"
 	"strconv"
@@ -12,11 +13,73 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// palette holds ten categorical colours, dark enough for lines on white.
+// palette holds the series colours, dark enough for lines on white and
+// none of them grey, so no series is taken for keyGray, the colour of
+// legend entries that explain a style rather than name a series.
 var palette = []color.RGBA{
 	{0x1f, 0x5f, 0xa8, 0xff}, {0xe0, 0x6c, 0x00, 0xff}, {0x2c, 0x93, 0x3c, 0xff}, {0xc6, 0x28, 0x28, 0xff},
-	{0x7b, 0x4f, 0xa8, 0xff}, {0x8c, 0x56, 0x3c, 0xff}, {0xd4, 0x4f, 0xa8, 0xff}, {0x60, 0x60, 0x60, 0xff},
-	{0x9a, 0x9a, 0x10, 0xff}, {0x10, 0xa0, 0xb0, 0xff},
+	{0x7b, 0x4f, 0xa8, 0xff}, {0x8c, 0x56, 0x3c, 0xff}, {0xd4, 0x4f, 0xa8, 0xff}, {0x10, 0xa0, 0xb0, 0xff},
+	{0x9a, 0x9a, 0x10, 0xff}, {0x0a, 0x2f, 0x6b, 0xff}, {0xe8, 0xa8, 0x00, 0xff}, {0x5c, 0x8a, 0x00, 0xff},
+	{0x6b, 0x0f, 0x3a, 0xff}, {0x00, 0x6b, 0x5e, 0xff}, {0x4a, 0x6f, 0xe3, 0xff}, {0xa6, 0x76, 0x1d, 0xff},
+	{0x3b, 0x2b, 0x88, 0xff}, {0xf0, 0x5a, 0x7e, 0xff},
+}
+
+// keyGray is the colour of legend entries that show a style (a dash, a
+// glyph) rather than a series, and of the Pareto frontier.
+var keyGray = color.RGBA{0x50, 0x50, 0x50, 0xff}
+
+// mixerSlot fixes the colour of each registered mixer (architectures.Names;
+// a test keeps the two lists together), so a mixer has one colour in every
+// figure whatever else the figure shows. The commonest get the most
+// distinct colours.
+var mixerSlot = map[string]int{
+	"softmax": 0, "linear": 1, "gla": 2, "mamba": 3, "mamba2": 4, "based": 5, "deltanet": 6,
+	"gated_deltanet": 7, "swa": 8, "rwkv6": 9, "rwkv7": 10, "hyena": 11, "h3": 12, "baseconv": 13,
+	"retnet": 14, "rwkv4": 15, "conv": 16,
+}
+
+// mixerKey is what a mixer's colour is keyed by: the name of a single
+// mixer without its arguments ("softmax(conv=2)" and "softmax" are one
+// mixer), or the whole layer mix, spaces removed, for a hybrid.
+func mixerKey(mixer string) string {
+	m := strings.Join(strings.Fields(mixer), "")
+	name, args, paren := strings.Cut(m, "(")
+	single := name != "" && !strings.ContainsAny(name, ",+*)") &&
+		(!paren || strings.HasSuffix(args, ")") && !strings.ContainsAny(args[:len(args)-1], "()"))
+	if !single {
+		return m
+	}
+	return name
+}
+
+// mixerColor is the colour of a mixer in every figure: a fixed colour for
+// a registered mixer, and for anything else (a hybrid, a name lab does not
+// know) a colour picked by a hash of its key, the same in every figure.
+func mixerColor(mixer string) color.RGBA {
+	k := mixerKey(mixer)
+	if i, ok := mixerSlot[k]; ok {
+		return palette[i]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(k))
+	return palette[h.Sum32()%uint32(len(palette))]
+}
+
+// seriesStyler gives each series of one figure its colour and a variant
+// number: series of one colour (one mixer at several widths, or two mixers
+// that share a colour) are told apart by the variant's dash and glyph.
+// Call it for the series in the order they are drawn.
+type seriesStyler struct{ seen map[color.RGBA]int }
+
+// style returns the line and glyph style of the next series of colour c.
+func (s *seriesStyler) style(c color.RGBA, r vg.Length) (draw.LineStyle, draw.GlyphStyle, int) {
+	if s.seen == nil {
+		s.seen = map[color.RGBA]int{}
+	}
+	k := s.seen[c]
+	s.seen[c]++
+	return draw.LineStyle{Color: c, Width: vg.Points(1.2), Dashes: dashes[k%len(dashes)]},
+		draw.GlyphStyle{Color: c, Radius: r, Shape: glyphs[k%len(glyphs)]}, k
 }
 
 var glyphs = []draw.GlyphDrawer{
@@ -25,8 +88,10 @@ var glyphs = []draw.GlyphDrawer{
 
 var dashes = [][]vg.Length{nil, {vg.Points(4), vg.Points(2)}, {vg.Points(1), vg.Points(2)}, {vg.Points(6), vg.Points(2), vg.Points(1), vg.Points(2)}}
 
-// colorOf is the i-th series colour; glyphOf and dashOf change every
-// len(palette) series, so twenty series stay apart.
+// colorOf is the i-th colour of the palette, for series that are not
+// mixers (the metrics of one run's curves, a sweep's series over another
+// key); glyphOf and dashOf change every len(palette) series, so many
+// series stay apart.
 func colorOf(i int) color.RGBA       { return palette[i%len(palette)] }
 func glyphOf(i int) draw.GlyphDrawer { return glyphs[(i/len(palette))%len(glyphs)] }
 func dashOf(i int) []vg.Length       { return dashes[(i/len(palette))%len(dashes)] }
