@@ -156,6 +156,24 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// fits reports whether e's offsets lie in order within data of n bytes
+// and span exactly its shape's values, 4 bytes each; a negative dimension
+// or a shape whose count overflows does not fit.
+func (e entry) fits(n int) bool {
+	lo, hi := e.Offsets[0], e.Offsets[1]
+	if lo < 0 || hi < lo || hi > n {
+		return false
+	}
+	c := 1
+	for _, d := range e.Shape {
+		if d < 0 || d > 0 && c > (hi-lo)/4/d {
+			return false
+		}
+		c *= d
+	}
+	return hi-lo == 4*c
+}
+
 func count(shape []int) int {
 	n := 1
 	for _, s := range shape {
@@ -171,10 +189,22 @@ func Load(path string) (map[string]Tensor, map[string]string, error) {
 		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReader(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return read(bufio.NewReader(f), st.Size(), path)
+}
+
+// read decodes a safetensors file of size bytes from r; path names it in
+// errors.
+func read(r io.Reader, size int64, path string) (map[string]Tensor, map[string]string, error) {
 	var n uint64
 	if err := binary.Read(r, binary.LittleEndian, &n); err != nil || n > 1<<28 {
 		return nil, nil, fmt.Errorf("checkpoint %s: not a safetensors file", path)
+	}
+	if int64(n) > size-8 { // before allocating n bytes for it
+		return nil, nil, fmt.Errorf("checkpoint %s: truncated header", path)
 	}
 	hj := make([]byte, n)
 	if _, err := io.ReadFull(r, hj); err != nil {
@@ -198,8 +228,8 @@ func Load(path string) (map[string]Tensor, map[string]string, error) {
 			continue
 		}
 		var e entry
-		if err := json.Unmarshal(v, &e); err != nil || e.Offsets[0] < 0 || e.Offsets[1] > len(data) || e.Offsets[1]-e.Offsets[0] != 4*count(e.Shape) {
-			return nil, nil, fmt.Errorf("checkpoint %s: bad entry %s", path, name)
+		if err := json.Unmarshal(v, &e); err != nil || !e.fits(len(data)) {
+			return nil, nil, fmt.Errorf("checkpoint %s: bad entry %q", path, name)
 		}
 		b := data[e.Offsets[0]:e.Offsets[1]]
 		t := Tensor{Shape: e.Shape}
@@ -215,7 +245,7 @@ func Load(path string) (map[string]Tensor, map[string]string, error) {
 				t.I32[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
 			}
 		default:
-			return nil, nil, fmt.Errorf("checkpoint %s: %s has dtype %s: only F32 and I32 are read", path, name, e.DType)
+			return nil, nil, fmt.Errorf("checkpoint %s: %q has dtype %q: only F32 and I32 are read", path, name, e.DType)
 		}
 		out[name] = t
 	}
