@@ -191,7 +191,7 @@ func checkPrice(t Trial, p Price, maxMem int64) error {
 	case p.Activations >= p.Params:
 		field, value = "train.batch x task.seq_len", fmt.Sprintf("%d x %s", s.Train.Batch, paramText(s.Task.Params, "seq_len"))
 	}
-	return &SpecError{File: s.file, Trial: t.Name, Field: field, Value: value,
+	return &SpecError{File: s.File(), Trial: t.Name, Field: field, Value: value,
 		Problem: fmt.Sprintf("needs about %d bytes (%s: parameters and AdamW state %s, activations %s, data %s) but %d bytes (%s) are available (%s)",
 			need, human(need), human(p.Params), human(p.Activations), human(p.Data), limit, human(limit), source),
 		Allowed: "smaller sizes, or --max-mem BYTES to set the limit"}

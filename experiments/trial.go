@@ -48,7 +48,7 @@ func subSeed(seed uint64, label string) uint64 {
 // the field (task.kv_pairs, eval[1].kv_pairs, or sweep.task.kv_pairs when the
 // sweep set it) and its line; eval is the eval set's index, -1 for the
 // training task.
-func (t Trial) taskError(err error, eval int) error {
+func taskError(t Trial, err error, eval int) error {
 	var pe *tasks.ParamError
 	if !errors.As(err, &pe) || pe.Param == "" {
 		if eval >= 0 {
@@ -62,8 +62,8 @@ func (t Trial) taskError(err error, eval int) error {
 			field = fmt.Sprintf("eval[%d].%s", eval, pe.Param)
 		}
 	}
-	e := &SpecError{File: t.Spec.file, Trial: t.Name, Field: field, Value: strconv.FormatFloat(pe.Value, 'g', -1, 64),
-		Problem: "task " + pe.Task + ": " + pe.Allowed, Line: t.Spec.lines[field]}
+	e := &SpecError{File: t.Spec.File(), Trial: t.Name, Field: field, Value: strconv.FormatFloat(pe.Value, 'g', -1, 64),
+		Problem: "task " + pe.Task + ": " + pe.Allowed, Line: t.Spec.Line(field)}
 	for _, o := range t.Overrides {
 		if o.Key == field {
 			e.Field, e.Trial = "sweep."+field, ""
@@ -75,14 +75,14 @@ func (t Trial) taskError(err error, eval int) error {
 // mixerError turns a bad mixer argument found when the model is built into
 // a *SpecError naming the file, model.mixer (sweep.model.mixer when swept)
 // and its line.
-func (t Trial) mixerError(err error) error {
+func mixerError(t Trial, err error) error {
 	var ie *architectures.InputError
 	if !errors.As(err, &ie) {
 		return fmt.Errorf("%s: %w", t.Name, err)
 	}
 	const field = "model.mixer"
-	e := &SpecError{File: t.Spec.file, Trial: t.Name, Field: field, Value: strconv.Quote(t.Spec.Model.Mixer),
-		Problem: ie.Msg, Line: t.Spec.lines[field]}
+	e := &SpecError{File: t.Spec.File(), Trial: t.Name, Field: field, Value: strconv.Quote(t.Spec.Model.Mixer),
+		Problem: ie.Msg, Line: t.Spec.Line(field)}
 	for _, o := range t.Overrides {
 		if o.Key == field {
 			e.Field, e.Trial = "sweep."+field, ""
@@ -100,7 +100,7 @@ func PrepareWithin(t Trial, maxMem int64) (*Prepared, error) {
 	s := t.Spec
 	train, err := tasks.New(s.Task.Name, s.Task.Params)
 	if err != nil {
-		return nil, t.taskError(err, -1)
+		return nil, taskError(t, err, -1)
 	}
 	p := &Prepared{Trial: t, Train: train}
 	maxLen := train.SeqLen()
@@ -112,7 +112,7 @@ func PrepareWithin(t Trial, maxMem int64) (*Prepared, error) {
 		maps.Copy(params, e.Params)
 		et, err := tasks.New(s.Task.Name, params)
 		if err != nil {
-			return nil, t.taskError(err, i)
+			return nil, taskError(t, err, i)
 		}
 		maxLen = max(maxLen, et.SeqLen())
 		p.Evals = append(p.Evals, PreparedEval{Name: e.Name, Task: et, Examples: e.Examples, Seed: subSeed(s.Seed, "eval/"+e.Name)})
@@ -128,7 +128,7 @@ func PrepareWithin(t Trial, maxMem int64) (*Prepared, error) {
 		TieEmbeddings: m.TieEmbeddings, EmbedDropout: m.EmbedDropout,
 	}, subSeed(s.Seed, "weights"))
 	if err != nil {
-		return nil, t.mixerError(err)
+		return nil, mixerError(t, err)
 	}
 	for _, e := range p.Evals {
 		if e.Task.Vocab() != train.Vocab() {
