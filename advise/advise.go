@@ -12,8 +12,8 @@ import (
 	"sort"
 
 	"lab/architectures"
-	"lab/experiments"
 	"lab/hybrid"
+	"lab/spec"
 	"lab/store"
 )
 
@@ -49,7 +49,7 @@ type Answer struct {
 func Advise(runs []store.Run, seqLen int, recall float64, task string) (*Answer, error) {
 	type cand struct {
 		run  store.Run
-		spec experiments.Spec
+		spec spec.Spec
 		res  store.Result
 	}
 	var all []cand
@@ -58,7 +58,7 @@ func Advise(runs []store.Run, seqLen int, recall float64, task string) (*Answer,
 		if r.Status != "done" {
 			continue
 		}
-		var s experiments.Spec
+		var s spec.Spec
 		if err := json.Unmarshal(r.Config, &s); err != nil {
 			continue
 		}
@@ -137,7 +137,7 @@ func forTask(t string) string {
 
 // mixerName is the first mixer name of the stack (the family the advice
 // names); hybrids are listed under their full mix in Option.Mixer.
-func mixerName(s experiments.Spec) string {
+func mixerName(s spec.Spec) string {
 	if st, err := hybrid.Parse(s.Model.Mixer); err == nil && len(st) > 0 {
 		return st[0].Mixers[0].Name
 	}
@@ -145,7 +145,7 @@ func mixerName(s experiments.Spec) string {
 }
 
 // option rebuilds the run's model to count its state and FLOPs at length l.
-func option(r store.Run, s experiments.Spec, res store.Result, l int) (Option, error) {
+func option(r store.Run, s spec.Spec, res store.Result, l int) (Option, error) {
 	m := s.Model
 	model, err := architectures.NewModel(architectures.ModelConfig{
 		Vocab: int(s.Task.Params["vocab"]), D: m.DModel, Heads: m.Heads, Layers: m.Layers, MaxLen: max(l, 1),

@@ -16,9 +16,8 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"lab/architectures"
-	"lab/bench"
-	"lab/experiments"
 	"lab/plot"
+	"lab/spec"
 	"lab/store"
 )
 
@@ -92,20 +91,33 @@ func Load(path string) (*Spec, error) {
 	return &s, nil
 }
 
+// Runner does the training and measuring Gather asks for. The notebook
+// package reads specs (package spec) and the database but does not import
+// the trainer or the cost benchmark: the CLI passes a Runner built on
+// experiments.Run and bench.Measure.
+type Runner interface {
+	// Train trains the spec's trials, skipping those done in db, and
+	// returns the one-line summary of the outcomes.
+	Train(s *spec.Spec, db *store.DB) (summary string, err error)
+	// Measure runs the cost benchmark b (each shape for at least minTime),
+	// adding each row to db as it is measured and reporting it to progress.
+	Measure(b BenchRun, minTime time.Duration, db *store.DB, progress func(string)) error
+}
+
 // Gather trains the notebook's experiments (skipping trials already done in
 // db) and runs its cost benchmark when db has no bench rows for it.
-func (s *Spec) Gather(db *store.DB, progress func(string)) error {
+func (s *Spec) Gather(db *store.DB, run Runner, progress func(string)) error {
 	for _, p := range s.Experiments {
-		spec, err := experiments.Load(p)
+		sp, err := spec.Load(p)
 		if err != nil {
 			return err
 		}
 		progress("training " + p + " (done trials are skipped)")
-		outs, err := experiments.Run(spec, experiments.Options{DB: db, Resume: true})
+		summary, err := run.Train(sp, db)
 		if err != nil {
 			return err
 		}
-		progress(experiments.Summary(outs))
+		progress(summary)
 	}
 	if s.Bench == nil {
 		return nil
@@ -118,19 +130,12 @@ func (s *Spec) Gather(db *store.DB, progress func(string)) error {
 		progress("bench rows present: not measuring again")
 		return nil
 	}
-	b := s.Bench
-	minTime, err := time.ParseDuration(b.MinTime)
+	minTime, err := time.ParseDuration(s.Bench.MinTime)
 	if err != nil {
 		minTime = 200 * time.Millisecond
 	}
 	progress("measuring costs")
-	_, err = bench.Measure(bench.Config{Mixers: b.Mixers, Lengths: b.Lengths, DModel: b.DModel, Heads: b.Heads, Batch: b.Batch,
-		Chunk: 64, MaxMem: int64(b.MaxMem * (1 << 30)), MinTime: minTime, Seed: 1,
-		Progress: func(r store.Bench) {
-			progress(fmt.Sprintf("%s L=%d %s %s %.4g %s", r.Mixer, r.SeqLen, r.Kind, r.Metric, r.Value, r.Unit))
-			db.AddBench([]store.Bench{r})
-		}})
-	return err
+	return run.Measure(*s.Bench, minTime, db, progress)
 }
 
 // Render writes dir/README.md and its figures from the database. Every

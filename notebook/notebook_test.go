@@ -11,7 +11,7 @@ import (
 	"lab/store"
 )
 
-const spec = `name: t
+const notebookYAML = `name: t
 title: A test notebook
 intro: Made from a synthetic database.
 sections:
@@ -37,7 +37,7 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, "nb.yaml")
-	os.WriteFile(p, []byte(spec), 0o644)
+	os.WriteFile(p, []byte(notebookYAML), 0o644)
 	nb, err := Load(p)
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,37 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"lab/bench"
+	"lab/experiments"
 	"lab/notebook"
+	"lab/spec"
 	"lab/store"
 )
+
+// notebookRunner trains and measures for notebook.Gather.
+type notebookRunner struct{}
+
+func (notebookRunner) Train(s *spec.Spec, db *store.DB) (string, error) {
+	outs, err := experiments.Run(s, experiments.Options{DB: db, Resume: true})
+	if err != nil {
+		return "", err
+	}
+	return experiments.Summary(outs), nil
+}
+
+func (notebookRunner) Measure(b notebook.BenchRun, minTime time.Duration, db *store.DB, progress func(string)) error {
+	_, err := bench.Measure(bench.Config{Mixers: b.Mixers, Lengths: b.Lengths, DModel: b.DModel, Heads: b.Heads, Batch: b.Batch,
+		Chunk: 64, MaxMem: int64(b.MaxMem * (1 << 30)), MinTime: minTime, Seed: 1,
+		Progress: func(r store.Bench) {
+			progress(fmt.Sprintf("%s L=%d %s %s %.4g %s", r.Mixer, r.SeqLen, r.Kind, r.Metric, r.Value, r.Unit))
+			db.AddBench([]store.Bench{r})
+		}})
+	return err
+}
 
 func notebookCmd() *cli.Command {
 	return &cli.Command{
@@ -46,7 +71,7 @@ func notebookCmd() *cli.Command {
 			}
 			defer db.Close()
 			if c.Bool("run") {
-				if err := nb.Gather(db, func(s string) { fmt.Fprintln(c.App.ErrWriter, s) }); err != nil {
+				if err := nb.Gather(db, notebookRunner{}, func(s string) { fmt.Fprintln(c.App.ErrWriter, s) }); err != nil {
 					return err
 				}
 			}
