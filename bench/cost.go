@@ -8,8 +8,11 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"lab/architectures"
@@ -36,10 +39,35 @@ type Config struct {
 	Progress func(b store.Bench)
 }
 
-// Check builds every mixer of c at every length and returns the first
-// error: an unknown mixer, a stack where one mixer is wanted, or arguments
-// the mixer refuses. It measures nothing.
+// Check returns the first problem of c as bad input naming the `lab bench
+// cost` flag: a size that is not a positive integer (d_model, heads, batch,
+// chunk, each length), heads that do not divide d_model, an unknown kind;
+// then it builds every mixer at every length: an unknown mixer, a stack
+// where one mixer is wanted, or arguments the mixer refuses. It measures
+// nothing.
 func (c Config) Check() error {
+	bad := func(format string, a ...any) error { return &architectures.InputError{Msg: fmt.Sprintf(format, a...)} }
+	for _, f := range []struct {
+		flag string
+		v    int
+	}{{"d-model", c.DModel}, {"heads", c.Heads}, {"batch", c.Batch}, {"chunk", c.Chunk}} {
+		if f.v <= 0 {
+			return bad("--%s %d: must be a positive integer", f.flag, f.v)
+		}
+	}
+	if c.DModel%c.Heads != 0 {
+		return bad("--heads %d: must divide --d-model %d", c.Heads, c.DModel)
+	}
+	for _, l := range c.Lengths {
+		if l <= 0 {
+			return bad("--length %d: must be a positive integer", l)
+		}
+	}
+	for _, k := range c.Kinds {
+		if !slices.Contains(Kinds, k) {
+			return bad("--kind %q: allowed: %s", k, strings.Join(Kinds, ", "))
+		}
+	}
 	for _, name := range c.Mixers {
 		for _, l := range c.Lengths {
 			if _, _, err := c.mixer(name, l); err != nil {
@@ -48,6 +76,19 @@ func (c Config) Check() error {
 		}
 	}
 	return nil
+}
+
+// Kinds are the measurements of Measure, in the order it makes them.
+var Kinds = []string{"forward", "forward_backward", "prefill", "decode"}
+
+// MaxMemBytes converts `lab bench cost --max-mem`, GiB a graph may plan, to
+// Config.MaxMem in bytes; anything but a positive finite number of at
+// least one byte is bad input.
+func MaxMemBytes(gib float64) (int64, error) {
+	if !(gib > 0) || math.IsInf(gib, 0) || gib*(1<<30) < 1 {
+		return 0, &architectures.InputError{Msg: fmt.Sprintf("--max-mem %v: want a positive number of GiB (such as 8 or 0.5) that a graph may plan", gib)}
+	}
+	return int64(gib * (1 << 30)), nil
 }
 
 // mixer builds the one mixer name describes for length l from a generator

@@ -69,6 +69,11 @@ var BenchAdam = kernels.AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Weig
 // Check rejects a config that cannot run (bad input).
 func (c *TrainConfig) Check() error {
 	bad := func(format string, a ...any) error { return &architectures.InputError{Msg: fmt.Sprintf(format, a...)} }
+	switch c.Norm {
+	case "layernorm", "rmsnorm":
+	default:
+		return bad("bench train: --norm %q: allowed: layernorm, rmsnorm", c.Norm)
+	}
 	if len(c.Mixers) == 0 || len(c.DModels) == 0 || len(c.Lengths) == 0 {
 		return bad("bench train: name at least one mixer, d_model and length")
 	}

@@ -84,6 +84,7 @@ func TestTrainCheck(t *testing.T) {
 		"targets > 1":     func(c *TrainConfig) { c.TargetFrac = 1.5 },
 		"reps":            func(c *TrainConfig) { c.Reps = 0 },
 		"warmup":          func(c *TrainConfig) { c.Warmup = -1 },
+		"norm":            func(c *TrainConfig) { c.Norm = "batchnorm" },
 	} {
 		c := tinyTrain()
 		f(&c)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -36,35 +35,16 @@ func benchCmd() *cli.Command {
 				if len(mixers) == 0 {
 					mixers = defaultBenchMixers
 				}
-				for _, n := range []string{"d-model", "heads", "batch", "chunk"} {
-					if c.Int(n) <= 0 {
-						return usageErr("--%s %d: must be a positive integer", n, c.Int(n))
-					}
-				}
-				if c.Int("d-model")%c.Int("heads") != 0 {
-					return usageErr("--heads %d: must divide --d-model %d", c.Int("heads"), c.Int("d-model"))
-				}
-				for _, l := range c.IntSlice("length") {
-					if l <= 0 {
-						return usageErr("--length %d: must be a positive integer", l)
-					}
-				}
-				for _, k := range c.StringSlice("kind") {
-					switch k {
-					case "forward", "forward_backward", "prefill", "decode":
-					default:
-						return usageErr("--kind %q: allowed: forward, forward_backward, prefill, decode", k)
-					}
-				}
-				if m := c.Float64("max-mem"); !(m > 0) || math.IsInf(m, 0) || m*(1<<30) < 1 {
-					return usageErr("--max-mem %v: want a positive number of GiB (such as 8 or 0.5) that a graph may plan", c.Float64("max-mem"))
+				maxMem, err := bench.MaxMemBytes(c.Float64("max-mem"))
+				if err != nil {
+					return err
 				}
 				cfg := bench.Config{
 					Mixers: mixers, Lengths: c.IntSlice("length"), DModel: c.Int("d-model"), Heads: c.Int("heads"),
-					Batch: c.Int("batch"), Chunk: c.Int("chunk"), MaxMem: int64(c.Float64("max-mem") * (1 << 30)),
+					Batch: c.Int("batch"), Chunk: c.Int("chunk"), MaxMem: maxMem,
 					MinTime: c.Duration("min-time"), Seed: 1, Kinds: c.StringSlice("kind"),
 				}
-				if err := cfg.Check(); err != nil { // every mixer, before the first row is written
+				if err := cfg.Check(); err != nil { // sizes, kinds and every mixer, before the first row is written
 					return err
 				}
 				db, err := store.Open(c.String("db"))

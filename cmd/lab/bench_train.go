@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,11 +55,6 @@ func benchTrainCmd() *cli.Command {
 			if ext := strings.ToLower(filepath.Ext(out)); out != "" && ext != ".csv" && ext != ".md" {
 				return usageErr("bench train: --out %s: want a .csv or .md file", out)
 			}
-			switch c.String("norm") {
-			case "layernorm", "rmsnorm":
-			default:
-				return usageErr("bench train: --norm %q: allowed: layernorm, rmsnorm", c.String("norm"))
-			}
 			prec, err := precisionOf(c, dev.CUDA)
 			if err != nil {
 				return err
@@ -78,7 +72,7 @@ func benchTrainCmd() *cli.Command {
 			if dev.CUDA {
 				cfg.Index = dev.Indices[0]
 			}
-			if err := cfg.Check(); err != nil {
+			if err := cfg.Check(); err != nil { // the norm and sizes
 				return err
 			}
 			// Every shape is built once before any is timed: a bad mixer
@@ -121,7 +115,8 @@ func benchTrainCmd() *cli.Command {
 				}
 			}
 			if db != nil {
-				if err := recordTrain(db, rs, cfg); err != nil {
+				host, _ := os.Hostname()
+				if _, err := db.AddBench(bench.TrainRows(rs, cfg, host)); err != nil {
 					return err
 				}
 			}
@@ -165,27 +160,4 @@ func writeTrainOut(path string, rs []bench.TrainResult, cfg bench.TrainConfig) e
 		bench.WriteTrainMarkdown(f, "lab", rs, cfg.Lengths)
 	}
 	return f.Close()
-}
-
-// recordTrain logs each measured shape as bench rows: its time and its
-// planned memory.
-func recordTrain(db *store.DB, rs []bench.TrainResult, cfg bench.TrainConfig) error {
-	host, _ := os.Hostname()
-	var bs []store.Bench
-	for _, r := range rs {
-		if r.Err != nil {
-			continue
-		}
-		conf, _ := json.Marshal(map[string]any{"vocab": cfg.Vocab, "layers": cfg.Layers, "heads": cfg.Heads, "mlp_ratio": cfg.MLPRatio,
-			"norm": cfg.Norm, "chunk": cfg.Chunk, "targets": cfg.TargetFrac, "precision": cfg.PrecisionName(), "warmup": cfg.Warmup,
-			"reps": cfg.Reps, "loss": r.Loss, "min_ms": r.MinMS, "device_bytes": r.DeviceBytes})
-		row := store.Bench{Kind: "train_step", Mixer: r.Mixer, Device: r.Device, Host: host, SeqLen: r.SeqLen, Batch: cfg.Batch,
-			DModel: r.DModel, Config: conf}
-		t, m := row, row
-		t.Metric, t.Value, t.Unit = "time", r.MS, "ms"
-		m.Metric, m.Value, m.Unit = "memory", float64(r.PlannedBytes), "bytes"
-		bs = append(bs, t, m)
-	}
-	_, err := db.AddBench(bs)
-	return err
 }
