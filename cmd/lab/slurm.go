@@ -5,38 +5,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/template"
 
 	"github.com/urfave/cli/v2"
 
 	"lab/experiments"
+	"lab/slurm"
 	"lab/store"
 )
-
-// slurmScript is an sbatch array job: one array task per trial, each writing
-// its own database shard, resumable when Slurm requeues it.
-var slurmScript = template.Must(template.New("sbatch").Parse(`#!/usr/bin/env bash
-# Written by lab slurm for spec {{.Spec}} ({{.Trials}} trials).
-# Submit:  sbatch {{.Out}}
-# Merge:   {{.Lab}} db merge {{.Merged}} {{.Shards}}/shard-*.sqlite
-#SBATCH --job-name=lab-{{.Name}}
-#SBATCH --array=0-{{.Last}}
-#SBATCH --output={{.Shards}}/slurm-%A_%a.out
-#SBATCH --requeue
-{{- if .Partition}}
-#SBATCH --partition={{.Partition}}{{end}}
-{{- if .Time}}
-#SBATCH --time={{.Time}}{{end}}
-{{- if .CPUs}}
-#SBATCH --cpus-per-task={{.CPUs}}{{end}}
-{{- if .GPUs}}
-#SBATCH --gpus-per-task={{.GPUs}}{{end}}
-set -euo pipefail
-mkdir -p {{.Shards}}
-exec {{.Lab}} run {{.SpecAbs}} --trial "$SLURM_ARRAY_TASK_ID" --resume --quiet \
-  --device {{.Device}} --db "{{.Shards}}/shard-${SLURM_ARRAY_TASK_ID}.sqlite"
-`))
 
 func slurmCmd() *cli.Command {
 	return &cli.Command{
@@ -67,12 +42,7 @@ func slurmCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out, _ := filepath.Abs(c.String("o"))
-			shards := c.String("shards")
-			if shards == "" {
-				shards = strings.TrimSuffix(out, filepath.Ext(out)) + ".shards"
-			}
-			shards, _ = filepath.Abs(shards)
+			out, shards := slurm.Paths(c.String("o"), c.String("shards"))
 			specAbs, _ := filepath.Abs(c.Args().First())
 			labBin := c.String("lab")
 			if labBin == "" {
@@ -91,13 +61,10 @@ func slurmCmd() *cli.Command {
 				return usageErr("slurm: -o %s: %v", c.String("o"), err)
 			}
 			defer f.Close()
-			err = slurmScript.Execute(f, map[string]any{
-				"Spec": c.Args().First(), "SpecAbs": specAbs, "Name": spec.Name, "Trials": len(trials), "Last": len(trials) - 1,
-				"Out": out, "Shards": shards, "Merged": strings.TrimSuffix(out, filepath.Ext(out)) + ".sqlite",
-				"Partition": c.String("partition"), "Time": c.String("time"), "CPUs": c.Int("cpus-per-task"),
-				"GPUs": c.Int("gpus-per-task"), "Device": dev.String(), "Lab": labBin,
-			})
-			if err != nil {
+			job := slurm.Job{Spec: c.Args().First(), SpecAbs: specAbs, Name: spec.Name, Trials: len(trials), Out: out, Shards: shards,
+				Device: dev.String(), Lab: labBin, Partition: c.String("partition"), Time: c.String("time"),
+				CPUs: c.Int("cpus-per-task"), GPUs: c.Int("gpus-per-task")}
+			if err := job.Write(f); err != nil {
 				return err
 			}
 			if err := os.Chmod(out, 0o755); err != nil {
