@@ -147,32 +147,9 @@ func showCmd() *cli.Command {
 
 // summarizeCurves prints first/last/best of each logged metric.
 func summarizeCurves(w io.Writer, ms []store.Metric) {
-	type agg struct {
-		first, last, best float64
-		firstStep, n      int
-		lastStep          int
-	}
-	byName := map[string]*agg{}
-	var names []string
-	for _, m := range ms {
-		a, ok := byName[m.Name]
-		if !ok {
-			a = &agg{first: m.Value, firstStep: m.Step, best: m.Value}
-			byName[m.Name] = a
-			names = append(names, m.Name)
-		}
-		a.last, a.lastStep = m.Value, m.Step
-		a.n++
-		if strings.HasSuffix(m.Name, "accuracy") {
-			a.best = max(a.best, m.Value)
-		} else {
-			a.best = min(a.best, m.Value)
-		}
-	}
 	t := &table{cols: []string{"metric", "points", "first", "last", "best"}}
-	for _, n := range names {
-		a := byName[n]
-		t.add(n, a.n, fmt.Sprintf("%.4f @%d", a.first, a.firstStep), fmt.Sprintf("%.4f @%d", a.last, a.lastStep), fmt.Sprintf("%.4f", a.best))
+	for _, a := range store.Curves(ms) {
+		t.add(a.Name, a.Points, fmt.Sprintf("%.4f @%d", a.First, a.FirstStep), fmt.Sprintf("%.4f @%d", a.Last, a.LastStep), fmt.Sprintf("%.4f", a.Best))
 	}
 	fmt.Fprintln(w, "curves:")
 	t.write(w, "table")
