@@ -60,7 +60,8 @@ func sampleCmd() *cli.Command {
 				}
 				ex := make([]example, b.N)
 				for i := range ex {
-					ex[i] = example{b.Inputs[i*b.L : (i+1)*b.L], b.Targets[i*b.L : (i+1)*b.L]}
+					in, tg, _ := b.Row(i)
+					ex[i] = example{in, tg}
 				}
 				switch c.String("format") {
 				case "json":
