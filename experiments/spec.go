@@ -6,24 +6,14 @@ package experiments
 
 import "lab/spec"
 
-// The spec's types and readers, kept under their old names here so that
-// callers written against experiments still build; new code imports
+// The spec's names that the trainer's callers and tests use, kept here so
+// that code written against experiments still builds; new code imports
 // package spec.
 type (
 	Spec      = spec.Spec
-	TaskSpec  = spec.TaskSpec
-	EvalSpec  = spec.EvalSpec
-	ModelSpec = spec.ModelSpec
-	TrainSpec = spec.TrainSpec
-	SweepAxis = spec.SweepAxis
-	Placement = spec.Placement
-	Override  = spec.Override
 	Trial     = spec.Trial
 	SpecError = spec.SpecError
 )
-
-// MaxTrials bounds the size of a sweep grid (spec.MaxTrials).
-const MaxTrials = spec.MaxTrials
 
 // Load reads, decodes and validates a spec file (spec.Load).
 func Load(path string) (*Spec, error) { return spec.Load(path) }

@@ -9,6 +9,7 @@ import (
 	"lab/architectures"
 	"lab/checkpoint"
 	"lab/kernels"
+	"lab/spec"
 	"lab/tasks"
 )
 
@@ -76,7 +77,7 @@ func newStepper(p *Prepared, b backend, data *dataCache) (*stepper, error) {
 // adamW is the optimizer a train section asks for: warmup (a fraction of
 // the steps below 1, whole steps from 1), then cosine to min_lr_ratio·lr,
 // or a constant rate (cosine from lr to lr).
-func adamW(tr TrainSpec) kernels.AdamW {
+func adamW(tr spec.TrainSpec) kernels.AdamW {
 	warm := int(tr.Warmup)
 	if tr.Warmup < 1 {
 		warm = int(tr.Warmup * float64(tr.Steps))

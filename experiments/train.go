@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"lab/spec"
 	"lab/store"
 )
 
@@ -70,7 +71,7 @@ var errDiverged = errors.New("loss is not finite")
 // checkpointEvery is the spec's interval, or 10% of the steps, rounded up to
 // a multiple of the loss-logging interval so that a resumed run logs the
 // same numbers as an uninterrupted one.
-func checkpointEvery(tr TrainSpec, logEvery int) int {
+func checkpointEvery(tr spec.TrainSpec, logEvery int) int {
 	c := tr.CheckpointEvery
 	if c == 0 {
 		c = max(1, tr.Steps/10)
@@ -221,7 +222,7 @@ const StoppedMetric = "train/stopped_at"
 
 // stopSet is the index among the eval sets of the one train.stop_at reads,
 // or -1 when the run has no early stop.
-func stopSet(p *Prepared, tr TrainSpec) int {
+func stopSet(p *Prepared, tr spec.TrainSpec) int {
 	if tr.StopAt <= 0 {
 		return -1
 	}
