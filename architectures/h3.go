@@ -22,6 +22,15 @@ import (
 // log-uniform in [0.001, 0.1]; its input matrix B is folded into C. With
 // head_dim 1 (the default, as Zoology's H3) the product k̃ v is element-wise.
 //
+// C starts as S4D's C·B̄ (c_init=zoh, the default since 2026-12-07): B̄ =
+// (e^λ - 1)/A = (1 - e^λ)/(n+1), the zero-order-hold discretisation of B =
+// 1, about Δ_h, so a channel's kernel starts about Δ_h times as large as
+// its C (between 0.001 and 0.1 of it) and the skip D dominates at first,
+// as in S4D. The old layer (c_init=unit) left the factor out: every
+// channel's kernel started at order 1, a nearly flat sum over all past
+// tokens in the slow channels. In the zoo (3000 steps) h3 reaches 0.414 at
+// L 64 with it and 0.266 without.
+//
 // The SSM is time-invariant, so as in H3 training applies it as a
 // convolution with the kernel K (materialised, [L, H], from w and C):
 //
@@ -51,6 +60,7 @@ func init() {
 			{Name: "d_state", Default: "64", Doc: "modes of the diagonal SSM per channel"},
 			{Name: "head_dim", Default: "1", Doc: "dh: the key-value product is dh×dh per channel (must divide D)"},
 			{Name: "shift", Default: "64", Doc: "taps of the shift SSM on the keys"},
+			{Name: "c_init", Default: "zoh", Doc: "zoh: C ~ N(0, 1/d_state) times S4D's zero-order-hold input factor (1-e^λ)/(n+1), about Δ; unit: without it (the old layer)", Enum: []string{"zoh", "unit"}},
 		},
 		New: func(c Config, a Args, rng *rand.Rand) (Mixer, error) {
 			n, err := a.Int("d_state", 1)
@@ -83,6 +93,9 @@ func init() {
 				dt := math.Exp(math.Log(0.001) + rng.Float64()*(math.Log(0.1)-math.Log(0.001)))
 				for j := 0; j < n; j++ {
 					m.logRate.Value.Data[i*n+j] = float32(math.Log(dt * float64(j+1)))
+					if a.String("c_init") == "zoh" {
+						m.cOut.Value.Data[i*n+j] *= float32(-math.Expm1(-dt*float64(j+1)) / float64(j+1))
+					}
 				}
 			}
 			return m, nil

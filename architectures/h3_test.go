@@ -1,0 +1,37 @@
+package architectures
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// c_init=unit (the old layer) passes the form and gradient checks.
+func TestH3Variants(t *testing.T) {
+	checkVariants(t, []mixerCase{
+		{"h3", "h3/unit", map[string]string{"c_init": "unit"}},
+		{"h3", "h3/unit-heads", map[string]string{"c_init": "unit", "head_dim": "4", "d_state": "3", "shift": "2"}},
+	})
+}
+
+// The default C is c_init=unit's C times S4D's zero-order-hold factor
+// (1 - e^λ)/(n+1) for the same draws.
+func TestH3ZOHInit(t *testing.T) {
+	c := Config{D: 8, Heads: 1, Layers: 2}
+	build := func(args map[string]string) *h3 {
+		m, err := NewMixer("h3", args, c, rand.New(rand.NewPCG(3, 4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.(*h3)
+	}
+	zoh, unit := build(map[string]string{"d_state": "4"}), build(map[string]string{"d_state": "4", "c_init": "unit"})
+	for i, w := range zoh.logRate.Value.Data {
+		n := i % zoh.n
+		lam := -math.Exp(float64(w))
+		want := float64(unit.cOut.Value.Data[i]) * -math.Expm1(lam) / float64(n+1)
+		if got := float64(zoh.cOut.Value.Data[i]); math.Abs(got-want) > 1e-6*math.Max(1, math.Abs(want)) {
+			t.Fatalf("C[%d] = %g, want %g", i, got, want)
+		}
+	}
+}
