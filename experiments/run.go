@@ -30,12 +30,10 @@ type Options struct {
 	// Resume skips trials already done in the database and continues
 	// unfinished ones from their last checkpoint.
 	Resume bool
-	// Workers is how many trials train at once on the CPU (default 1);
-	// they share the CPU kernels' worker pool. On CUDA one trial trains per
-	// listed GPU, and Workers must be 0, 1 or the number of GPUs: several
-	// programs capturing CUDA graphs on one device at once failed on the
-	// H100 (device run 1 of 2026-12-07: CUDA_ERROR_STREAM_CAPTURE_IMPLICIT
-	// from the synchronous copies), and the fix is not yet checked there.
+	// Workers is how many trials train at once (default 1; on CUDA at
+	// least one per listed GPU). On the CPU they share the kernels' worker
+	// pool; on CUDA worker w trains on GPU w mod the number listed, each
+	// trial on its own streams, so small models fill a GPU together.
 	Workers int
 	// Trials restricts the sweep to these trial indices (Slurm array tasks);
 	// nil means all.
@@ -93,11 +91,6 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 	if opt.Workers < 0 || opt.Workers > MaxWorkers {
 		return nil, &SpecError{Field: "--workers", Value: fmt.Sprint(opt.Workers), Allowed: fmt.Sprintf("an integer in [1, %d]", MaxWorkers)}
 	}
-	if dev.CUDA && opt.Workers > 1 && opt.Workers != len(dev.Indices) {
-		return nil, &SpecError{Field: "--workers", Value: fmt.Sprint(opt.Workers),
-			Problem: fmt.Sprintf("with --device %s one trial trains per listed GPU (%d)", dev, len(dev.Indices)),
-			Allowed: "1, or list more GPUs (cuda:0,cuda:1)"}
-	}
 	trials, err := spec.Expand()
 	if err != nil {
 		return nil, err
@@ -131,7 +124,7 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 		defer closeBackends(backends)
 	}
 	if dev.CUDA || opt.backends != nil {
-		workers = len(backends)
+		workers = max(workers, len(backends))
 	}
 	if _, err := opt.DB.MarkStale(staleAfter); err != nil {
 		return nil, err

@@ -107,7 +107,6 @@ func TestBadInput(t *testing.T) {
 		{"cpu with gpus", []string{"run", "--device", "cpu,cuda:1", writeSpec(t, tinySpec)}},
 		{"empty device entry", []string{"run", "--device", "cuda:0,", writeSpec(t, tinySpec)}},
 		{"too many workers", []string{"run", "--workers", "100000", writeSpec(t, tinySpec)}},
-		{"workers with one gpu", []string{"run", "--device", "cuda", "--workers", "2", writeSpec(t, tinySpec)}},
 		{"unknown precision", []string{"run", "--precision", "fp16", writeSpec(t, tinySpec)}},
 		{"contradicting precision", []string{"run", "--precision", "bf16", "--tf32=false", writeSpec(t, tinySpec)}},
 		{"bad format", []string{"runs", "--format", "xml"}},

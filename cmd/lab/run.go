@@ -34,7 +34,7 @@ func runCmd() *cli.Command {
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "where to train: cpu, cuda (GPU 0), cuda:N, or GPUs cuda:0,cuda:1 (one trial on each at a time)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip trials done in the database, continue unfinished ones from their last checkpoint"},
-			&cli.IntFlag{Name: "workers", Value: 1, Usage: "trials trained at once on the CPU (they share the cores); on CUDA one per listed GPU"},
+			&cli.IntFlag{Name: "workers", Value: 1, Usage: "trials trained at once: on the CPU they share the cores; on CUDA they share the listed GPUs round-robin (at least one per GPU)"},
 			&cli.IntSliceFlag{Name: "trial", Usage: "train only these trial indices (0-based; repeatable); Slurm array tasks use it"},
 			maxMemFlag,
 		}, precisionFlags()...),
@@ -53,9 +53,6 @@ func runCmd() *cli.Command {
 			workers := c.Int("workers")
 			if workers < 1 || workers > experiments.MaxWorkers {
 				return usageErr("--workers %d: must be an integer in [1, %d]", workers, experiments.MaxWorkers)
-			}
-			if dev.CUDA && workers > 1 && workers != len(dev.Indices) {
-				return usageErr("--workers %d: with --device %s one trial trains per listed GPU; list more GPUs (cuda:0,cuda:1) instead", workers, dev)
 			}
 			maxMem, err := maxMemOf(c, 0)
 			if err != nil {

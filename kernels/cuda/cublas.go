@@ -94,7 +94,10 @@ func (d *Device) NewBLAS() (*BLAS, error) {
 		return nil, err
 	}
 	b := &BLAS{d: d, a: a}
-	if err := b.do("cublasCreate", func() C.cublasStatus_t { return C.lab_cublasCreate(a.create, &b.h) }); err != nil {
+	d.capMu.RLock() // creating a handle may synchronise (Device.capMu)
+	err = b.do("cublasCreate", func() C.cublasStatus_t { return C.lab_cublasCreate(a.create, &b.h) })
+	d.capMu.RUnlock()
+	if err != nil {
 		return nil, err
 	}
 	var v C.int
@@ -169,9 +172,11 @@ func (b *BLAS) Close() error {
 		b.ltH = nil
 	}
 	if b.h != nil {
+		b.d.capMu.RLock()
 		if e := b.do("cublasDestroy", func() C.cublasStatus_t { return C.lab_cublasHandleArg(b.a.destroy, b.h) }); err == nil {
 			err = e
 		}
+		b.d.capMu.RUnlock()
 		b.h = nil
 	}
 	if b.ws.Ptr != 0 {

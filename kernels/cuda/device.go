@@ -19,6 +19,23 @@ type Device struct {
 
 	kmu  sync.Mutex
 	kern *Kernels // loaded once for every Program on the device
+
+	// capMu keeps the calls that implicitly synchronise with every stream
+	// (the synchronous copies on the legacy stream, allocation and release,
+	// context synchronisation, cuBLAS handle set-up) out of the window in
+	// which another goroutine captures a stream into a CUDA graph: made
+	// during a capture they would fail with CUDA_ERROR_STREAM_CAPTURE_IMPLICIT
+	// and invalidate it. Those calls share it (shared); Capture holds it
+	// alone. Several trials on one GPU (lab run --workers) need it.
+	capMu sync.RWMutex
+}
+
+// shared is call, outside any capture on the device. Calls made while
+// recording a capture must not use it (they would wait on themselves).
+func (d *Device) shared(name string, f func() C.CUresult) error {
+	d.capMu.RLock()
+	defer d.capMu.RUnlock()
+	return d.call(name, f)
 }
 
 // sharedKernels loads the kernels once per device; Close unloads them.
@@ -100,13 +117,13 @@ func (d *Device) Close() error {
 // Sync waits for all work on the device to finish and reports any error a
 // kernel raised asynchronously.
 func (d *Device) Sync() error {
-	return d.call("cuCtxSynchronize", func() C.CUresult { return C.lab_cuVoid(d.api.ctxSynchronize) })
+	return d.shared("cuCtxSynchronize", func() C.CUresult { return C.lab_cuVoid(d.api.ctxSynchronize) })
 }
 
 // MemInfo returns the free and total device memory in bytes.
 func (d *Device) MemInfo() (free, total int64, err error) {
 	var f, t C.size_t
-	err = d.call("cuMemGetInfo", func() C.CUresult { return C.lab_cuMemGetInfo(d.api.memGetInfo, &f, &t) })
+	err = d.shared("cuMemGetInfo", func() C.CUresult { return C.lab_cuMemGetInfo(d.api.memGetInfo, &f, &t) })
 	return int64(f), int64(t), err
 }
 
@@ -134,7 +151,7 @@ func (d *Device) Alloc(bytes int64) (Buffer, error) {
 		return Buffer{}, fmt.Errorf("cuda: Alloc(%d): size must be positive", bytes)
 	}
 	var p C.CUdeviceptr
-	err := d.call("cuMemAlloc", func() C.CUresult { return C.lab_cuMemAlloc(d.api.memAlloc, &p, C.size_t(bytes)) })
+	err := d.shared("cuMemAlloc", func() C.CUresult { return C.lab_cuMemAlloc(d.api.memAlloc, &p, C.size_t(bytes)) })
 	if err != nil {
 		return Buffer{}, fmt.Errorf("%w (asked for %d bytes)", err, bytes)
 	}
@@ -149,7 +166,7 @@ func (d *Device) Free(b Buffer) error {
 	if b.Ptr == 0 {
 		return nil
 	}
-	return d.call("cuMemFree", func() C.CUresult { return C.lab_cuMemFree(d.api.memFree, C.CUdeviceptr(b.Ptr)) })
+	return d.shared("cuMemFree", func() C.CUresult { return C.lab_cuMemFree(d.api.memFree, C.CUdeviceptr(b.Ptr)) })
 }
 
 func (d *Device) htod(dst Buffer, src unsafe.Pointer, bytes int64) error {
@@ -159,7 +176,7 @@ func (d *Device) htod(dst Buffer, src unsafe.Pointer, bytes int64) error {
 	if bytes == 0 {
 		return nil
 	}
-	return d.call("cuMemcpyHtoD", func() C.CUresult {
+	return d.shared("cuMemcpyHtoD", func() C.CUresult {
 		return C.lab_cuMemcpyHtoD(d.api.memcpyHtoD, C.CUdeviceptr(dst.Ptr), src, C.size_t(bytes))
 	})
 }
@@ -171,9 +188,57 @@ func (d *Device) dtoh(dst unsafe.Pointer, src Buffer, bytes int64) error {
 	if bytes == 0 {
 		return nil
 	}
-	return d.call("cuMemcpyDtoH", func() C.CUresult {
+	return d.shared("cuMemcpyDtoH", func() C.CUresult {
 		return C.lab_cuMemcpyDtoH(d.api.memcpyDtoH, dst, C.CUdeviceptr(src.Ptr), C.size_t(bytes))
 	})
+}
+
+// CopyInAsync queues a copy of src to the start of dst on s, after the
+// work already queued there: only s waits for it, not the other streams.
+// src may be reused when it returns (pageable memory is staged first).
+func (d *Device) CopyInAsync(s *Stream, dst Buffer, src []int32) error {
+	bytes := int64(len(src)) * 4
+	if bytes > dst.Bytes {
+		return fmt.Errorf("cuda: copy of %d bytes into a buffer of %d", bytes, dst.Bytes)
+	}
+	if bytes == 0 {
+		return nil
+	}
+	return d.call("cuMemcpyHtoDAsync", func() C.CUresult {
+		return C.lab_cuMemcpyHtoDAsync(d.api.memcpyHtoDAsync, C.CUdeviceptr(dst.Ptr), unsafe.Pointer(&src[0]), C.size_t(bytes), s.handle())
+	})
+}
+
+// CopyOutSync copies the start of src into dst after the work queued on s
+// and waits for it: only s is waited for, not the device's other streams.
+func (d *Device) CopyOutSync(s *Stream, dst []float32, src Buffer) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	return d.copyOutSync(s, unsafe.Pointer(&dst[0]), int64(len(dst))*4, src)
+}
+
+// CopyOutIntsSync is CopyOutSync for integer values.
+func (d *Device) CopyOutIntsSync(s *Stream, dst []int32, src Buffer) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	return d.copyOutSync(s, unsafe.Pointer(&dst[0]), int64(len(dst))*4, src)
+}
+
+func (d *Device) copyOutSync(s *Stream, dst unsafe.Pointer, bytes int64, src Buffer) error {
+	if bytes > src.Bytes {
+		return fmt.Errorf("cuda: copy of %d bytes out of a buffer of %d", bytes, src.Bytes)
+	}
+	if bytes == 0 {
+		return nil
+	}
+	if err := d.call("cuMemcpyDtoHAsync", func() C.CUresult {
+		return C.lab_cuMemcpyDtoHAsync(d.api.memcpyDtoHAsync, dst, C.CUdeviceptr(src.Ptr), C.size_t(bytes), s.handle())
+	}); err != nil {
+		return err
+	}
+	return s.Sync()
 }
 
 // CopyIn copies src to the start of dst (synchronous with respect to the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"lab/architectures"
@@ -223,4 +224,78 @@ func TestOptimizerMatchesCPUBits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Several programs on one device from several goroutines at once (lab run
+// --workers N on one GPU): each compiles, captures and replays its own
+// training step while the others upload inputs, read losses and capture
+// theirs. Every goroutine's losses equal those of the same program run
+// alone, bit for bit.
+func TestConcurrentProgramsOneDevice(t *testing.T) {
+	d, _ := gpu(t)
+	cfg := architectures.ModelConfig{Vocab: 64, D: 32, Heads: 1, Layers: 2, MaxLen: 64, Mix: "softmax",
+		Channel: "identity", MLPRatio: 4, Norm: "layernorm", Position: "learned", Chunk: 16,
+		TieEmbeddings: true, EmbedDropout: 0.1}
+	const B, L, steps, workers = 4, 40, 6, 6
+	run := func(seed uint64) ([]float32, error) {
+		tr := newTrainGraph(t, cfg, B, L, B*L)
+		p, err := Compile(d, tr.g, append([]*kernels.Node{tr.loss}, tr.grads...)...)
+		if err != nil {
+			return nil, err
+		}
+		defer p.Free()
+		o, err := NewOptimizer(p, testAdam, tr.params, tr.grads)
+		if err != nil {
+			return nil, err
+		}
+		defer o.Free()
+		rng := rand.New(rand.NewPCG(seed, 1))
+		var losses []float32
+		for s := 0; s < steps; s++ {
+			ids, at, tg := batchData(rng, cfg.Vocab, B, L)
+			for _, in := range []struct {
+				n *kernels.Node
+				v []int32
+			}{{tr.ids, ids}, {tr.at, at}, {tr.tg, tg}, {tr.key, []int32{kernels.DropoutKey(seed, s)}}} {
+				if err := p.SetInts(in.n, in.v); err != nil {
+					return nil, err
+				}
+			}
+			if _, err := o.TrainStep(); err != nil {
+				return nil, err
+			}
+			l := make([]float32, 1)
+			if err := p.Read(tr.loss, l); err != nil {
+				return nil, err
+			}
+			losses = append(losses, l[0])
+		}
+		return losses, nil
+	}
+	want := make([][]float32, workers)
+	for w := range want {
+		var err error
+		want[w], err = run(uint64(w + 1))
+		must(t, err)
+	}
+	got := make([][]float32, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[w], errs[w] = run(uint64(w + 1))
+		}()
+	}
+	wg.Wait()
+	for w := range got {
+		must(t, errs[w])
+		for s := range want[w] {
+			if math.Float32bits(got[w][s]) != math.Float32bits(want[w][s]) {
+				t.Fatalf("worker %d step %d: loss %v concurrently, %v alone", w, s, got[w][s], want[w][s])
+			}
+		}
+	}
+	t.Logf("%d programs x %d steps at once: losses equal to the programs run alone", workers, steps)
 }

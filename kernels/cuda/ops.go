@@ -334,9 +334,19 @@ func (k *Kernels) CrossEntropy(s *Stream, out, rowLoss, logits, targets Buffer, 
 // IndexError reads an error buffer filled by Gather or CrossEntropy (after
 // the work is done) and describes the first bad index it records, or
 // returns nil.
-func (d *Device) IndexError(errBuf Buffer) error {
+func (d *Device) IndexError(errBuf Buffer) error { return d.indexError(nil, errBuf) }
+
+// indexError is IndexError read through stream s (nil: the legacy stream,
+// which waits for every stream).
+func (d *Device) indexError(s *Stream, errBuf Buffer) error {
 	var v [2]int32
-	if err := d.CopyOutInts(v[:], errBuf); err != nil {
+	var err error
+	if s == nil {
+		err = d.CopyOutInts(v[:], errBuf)
+	} else {
+		err = d.CopyOutIntsSync(s, v[:], errBuf)
+	}
+	if err != nil {
 		return err
 	}
 	if v[0] == 0 {

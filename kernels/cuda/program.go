@@ -229,7 +229,7 @@ func (p *Program) Sync() error {
 	if err := p.s.Sync(); err != nil {
 		return err
 	}
-	if err := p.d.IndexError(p.errBuf); err != nil {
+	if err := p.d.indexError(p.s, p.errBuf); err != nil {
 		zero := []int32{0, 0}
 		return errors.Join(err, p.d.CopyInInts(p.errBuf, zero))
 	}
@@ -264,14 +264,15 @@ func (p *Program) input(n *kernels.Node, ints bool, count int) (Buffer, error) {
 	return b, nil
 }
 
-// SetInts copies integer values (token ids, targets) into an integer input.
-// It waits for queued work that may still read the input.
+// SetInts copies integer values (token ids, targets) into an integer input,
+// queued on the program's stream after the work that may still read it:
+// other programs on the device do not wait for it, nor it for them.
 func (p *Program) SetInts(n *kernels.Node, v []int32) error {
 	b, err := p.input(n, true, len(v))
 	if err != nil {
 		return err
 	}
-	return p.d.CopyInInts(b, v)
+	return p.d.CopyInAsync(p.s, b, v)
 }
 
 // SetFloats copies values into a float input, after queued work.
@@ -294,10 +295,10 @@ func (p *Program) Read(n *kernels.Node, dst []float32) error {
 	if len(dst) != n.Len() || n.Ints {
 		return fmt.Errorf("cuda: Read: node %v has %d values (integers=%v), dst holds %d floats", n, n.Len(), n.Ints, len(dst))
 	}
-	if err := p.Sync(); err != nil {
+	if err := p.d.CopyOutSync(p.s, dst, b); err != nil {
 		return err
 	}
-	return p.d.CopyOut(dst, b)
+	return p.Sync()
 }
 
 // ReadInts is Read for an integer node.

@@ -51,6 +51,12 @@ CUresult lab_cuMemcpyDtoH(void *fn, void *dst, CUdeviceptr src, size_t bytes) {
 CUresult lab_cuMemcpyDtoDAsync(void *fn, CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s) {
 	return ((CUresult(*)(CUdeviceptr, CUdeviceptr, size_t, CUstream))fn)(dst, src, bytes, s);
 }
+CUresult lab_cuMemcpyHtoDAsync(void *fn, CUdeviceptr dst, const void *src, size_t bytes, CUstream s) {
+	return ((CUresult(*)(CUdeviceptr, const void *, size_t, CUstream))fn)(dst, src, bytes, s);
+}
+CUresult lab_cuMemcpyDtoHAsync(void *fn, void *dst, CUdeviceptr src, size_t bytes, CUstream s) {
+	return ((CUresult(*)(void *, CUdeviceptr, size_t, CUstream))fn)(dst, src, bytes, s);
+}
 CUresult lab_cuMemsetD32Async(void *fn, CUdeviceptr dst, unsigned v, size_t n, CUstream s) {
 	return ((CUresult(*)(CUdeviceptr, unsigned, size_t, CUstream))fn)(dst, v, n, s);
 }

@@ -40,6 +40,8 @@ CUresult lab_cuMemFree(void *fn, CUdeviceptr p);
 CUresult lab_cuMemcpyHtoD(void *fn, CUdeviceptr dst, const void *src, size_t bytes);
 CUresult lab_cuMemcpyDtoH(void *fn, void *dst, CUdeviceptr src, size_t bytes);
 CUresult lab_cuMemcpyDtoDAsync(void *fn, CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s);
+CUresult lab_cuMemcpyHtoDAsync(void *fn, CUdeviceptr dst, const void *src, size_t bytes, CUstream s);
+CUresult lab_cuMemcpyDtoHAsync(void *fn, void *dst, CUdeviceptr src, size_t bytes, CUstream s);
 CUresult lab_cuMemsetD32Async(void *fn, CUdeviceptr dst, unsigned v, size_t n, CUstream s);
 CUresult lab_cuStreamCreate(void *fn, CUstream *s, unsigned flags);
 CUresult lab_cuModuleLoadData(void *fn, CUmodule *m, const void *image);

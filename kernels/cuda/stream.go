@@ -141,6 +141,10 @@ func (d *Device) Capture(s *Stream, record func() error) (*Graph, error) {
 	if s == nil {
 		return nil, errors.New("cuda: Capture needs a stream made by NewStream, not the default stream")
 	}
+	// No other goroutine's implicitly synchronising call may run while the
+	// stream captures (Device.capMu).
+	d.capMu.Lock()
+	defer d.capMu.Unlock()
 	if err := d.call("cuStreamBeginCapture", func() C.CUresult {
 		return C.lab_cuStreamBeginCapture(a.streamBeginCapture, s.s, captureRelaxed)
 	}); err != nil {
