@@ -6,12 +6,30 @@ import (
 	"testing"
 )
 
-// c_init=unit (the old layer) passes the form and gradient checks.
+// The old inits (c_init=unit, shift_init=identity) pass the form and
+// gradient checks.
 func TestH3Variants(t *testing.T) {
 	checkVariants(t, []mixerCase{
 		{"h3", "h3/unit", map[string]string{"c_init": "unit"}},
 		{"h3", "h3/unit-heads", map[string]string{"c_init": "unit", "head_dim": "4", "d_state": "3", "shift": "2"}},
+		{"h3", "h3/identity-shift", map[string]string{"shift_init": "identity"}},
+		{"h3", "h3/old", map[string]string{"shift_init": "identity", "c_init": "unit"}},
 	})
+}
+
+// By default the shift filter's taps past the first are U(±1/√shift).
+func TestH3ShiftInit(t *testing.T) {
+	c := Config{D: 8, Heads: 1, Layers: 2}
+	m, err := NewMixer("h3", map[string]string{"shift": "4", "d_state": "2"}, c, rand.New(rand.NewPCG(7, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := m.(*h3).shift.w.Value.Data
+	for i := c.D; i < len(w); i++ {
+		if math.Abs(float64(w[i])) > 0.5 {
+			t.Fatalf("shift tap %d = %g outside ±0.5", i/c.D, w[i])
+		}
+	}
 }
 
 // The default C is c_init=unit's C times S4D's zero-order-hold factor
