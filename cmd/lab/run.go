@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +56,7 @@ func runCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			spec, trials, err := loadChecked(c.Args().First(), maxMem)
+			spec, trials, err := experiments.LoadChecked(c.Args().First(), maxMem)
 			if err != nil {
 				return err
 			}
@@ -192,27 +190,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// loadChecked loads a spec and prepares every trial of its sweep, so bad
-// input is reported before anything is written; a trial estimated to need
-// more than maxMem bytes (0: MemAvailable) is refused before its weights
-// are allocated.
-func loadChecked(path string, maxMem int64) (*experiments.Spec, []experiments.Trial, error) {
-	spec, err := experiments.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	trials, err := spec.Expand()
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, t := range trials {
-		if _, err := experiments.PrepareWithin(t, maxMem); err != nil {
-			return nil, nil, err
-		}
-	}
-	return spec, trials, nil
-}
-
 var maxMemFlag = &cli.StringFlag{Name: "max-mem", Usage: "refuse a trial estimated to need more memory than this: bytes, or with KiB, MiB, GiB, TiB (default: the machine's MemAvailable)"}
 
 // maxMemOf reads --max-mem: its bytes, or def where it is not given.
@@ -220,18 +197,9 @@ func maxMemOf(c *cli.Context, def int64) (int64, error) {
 	if !c.IsSet("max-mem") {
 		return def, nil
 	}
-	v := strings.TrimSpace(c.String("max-mem"))
-	mult := int64(1)
-	for i, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		if rest, ok := strings.CutSuffix(v, u); ok {
-			v, mult = strings.TrimSpace(rest), int64(1)<<(10*(i+1))
-			break
-		}
+	n, err := experiments.ParseBytes(c.String("max-mem"))
+	if err != nil {
+		return 0, usageErr("--max-mem %v", err)
 	}
-	v = strings.TrimSuffix(v, "B")
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 || f*float64(mult) >= math.MaxInt64 || math.IsNaN(f) {
-		return 0, usageErr("--max-mem %q: want a positive size such as 16GiB, 512MiB or 1000000 (bytes)", c.String("max-mem"))
-	}
-	return int64(f * float64(mult)), nil
+	return n, nil
 }

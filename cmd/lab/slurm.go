@@ -38,7 +38,7 @@ func slurmCmd() *cli.Command {
 			}
 			// The login node is not the compute node: memory is not priced
 			// here; each array task's lab run prices its trial on its node.
-			spec, trials, err := loadChecked(c.Args().First(), math.MaxInt64)
+			spec, trials, err := experiments.LoadChecked(c.Args().First(), math.MaxInt64)
 			if err != nil {
 				return err
 			}
