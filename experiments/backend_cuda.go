@@ -40,6 +40,12 @@ func (b *cudaBackend) healthy() error {
 
 func (b *cudaBackend) close() error { return b.dev.Close() }
 
+// freeMemory is the device memory free now (cuMemGetInfo).
+func (b *cudaBackend) freeMemory() (int64, error) {
+	free, _, err := b.dev.MemInfo()
+	return free, err
+}
+
 // wrap names the device and, for an out-of-memory error, what was free.
 func (b *cudaBackend) wrap(what string, err error) error {
 	if err == nil {

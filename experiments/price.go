@@ -177,24 +177,84 @@ func checkPrice(t Trial, p Price, maxMem int64) error {
 		}
 		source = "MemAvailable"
 	}
-	need := p.Total()
-	if need <= limit {
+	return refuse(t, p, p.Total(), limit, "", source)
+}
+
+// checkDevicePrice refuses a trial whose weights, AdamW state and
+// activations (the parts that live on the GPU; the data pools stay on the
+// host) would not fit in free bytes of a GPU.
+func checkDevicePrice(t Trial, p Price, free int64, device string) error {
+	return refuse(t, p, sat(p.Params, p.Activations), free, "GPU memory", fmt.Sprintf("free on %s", device))
+}
+
+// refuse is the one-line error of checkPrice and checkDevicePrice: need
+// bytes against limit; kind names the memory ("GPU memory"), "" the host's.
+func refuse(t Trial, p Price, need, limit int64, kind, source string) error {
+	total := need
+	if total <= limit {
 		return nil
 	}
 	s := t.Spec
 	field, value := "model.d_model", strconv.Itoa(s.Model.DModel)
 	switch {
-	case p.Data >= p.Params && p.Data >= p.Activations:
+	case kind == "" && p.Data >= p.Params && p.Data >= p.Activations:
 		field, value = "task.train_examples", strconv.Itoa(s.Task.TrainExamples)
 	case s.Model.Layers > 64: // both parameters and activations grow with depth
 		field, value = "model.d_model x model.layers", fmt.Sprintf("%d x %d", s.Model.DModel, s.Model.Layers)
 	case p.Activations >= p.Params:
 		field, value = "train.batch x task.seq_len", fmt.Sprintf("%d x %s", s.Train.Batch, paramText(s.Task.Params, "seq_len"))
 	}
+	parts := fmt.Sprintf("parameters and AdamW state %s, activations %s, data %s", human(p.Params), human(p.Activations), human(p.Data))
+	if kind != "" {
+		parts = fmt.Sprintf("parameters and AdamW state %s, activations %s", human(p.Params), human(p.Activations))
+	}
+	of := ""
+	if kind != "" {
+		of = " of " + strings.TrimSpace(kind)
+	}
+	what := fmt.Sprintf("needs about %d bytes%s (%s: %s)", total, of, human(total), parts)
+	allowed := "smaller sizes, or --max-mem BYTES to set the limit"
+	if kind != "" {
+		allowed = "smaller sizes, a GPU with more free memory, or --max-mem BYTES to set the limit"
+	}
 	return &SpecError{File: s.File(), Trial: t.Name, Field: field, Value: value,
-		Problem: fmt.Sprintf("needs about %d bytes (%s: parameters and AdamW state %s, activations %s, data %s) but %d bytes (%s) are available (%s)",
-			need, human(need), human(p.Params), human(p.Activations), human(p.Data), limit, human(limit), source),
-		Allowed: "smaller sizes, or --max-mem BYTES to set the limit"}
+		Problem: fmt.Sprintf("%s but %d bytes (%s) are available (%s)", what, limit, human(limit), source),
+		Allowed: allowed}
+}
+
+// memoryReporter is a backend that can say how much device memory is free
+// (the CUDA backend; the CPU is priced against MemAvailable instead).
+type memoryReporter interface {
+	freeMemory() (int64, error)
+}
+
+// checkDevices prices every trial against the free memory of each GPU it
+// may train on, before the database is touched; skipped where --max-mem
+// sets the limit. Each trial is priced alone: with several workers on one
+// GPU, trials of different sizes share it, and the estimate (made to
+// refuse what cannot fit by a wide margin) would refuse sweeps that fit if
+// it were multiplied by the workers; a worker that runs out of device
+// memory fails its trial with what was free, and the others go on.
+func checkDevices(prepared []*Prepared, backends []backend, maxMem int64) error {
+	if maxMem > 0 {
+		return nil
+	}
+	for _, b := range backends {
+		r, ok := b.(memoryReporter)
+		if !ok {
+			continue
+		}
+		free, err := r.freeMemory()
+		if err != nil {
+			return fmt.Errorf("%s: free memory: %w", b.label(), err)
+		}
+		for _, p := range prepared {
+			if err := checkDevicePrice(p.Trial, p.Price, free, b.label()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func paramText(params map[string]float64, k string) string {

@@ -1,9 +1,13 @@
 package experiments
 
 import (
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"lab/store"
 )
 
 // Trials that cannot fit are refused before their weights are allocated,
@@ -83,5 +87,62 @@ func TestPriceSpecParts(t *testing.T) {
 	}
 	if n, ok := MemAvailable(); ok && n <= 0 {
 		t.Errorf("MemAvailable %d", n)
+	}
+}
+
+// smallGPU is a device-like backend that reports free bytes of memory.
+type smallGPU struct {
+	deviceLike
+	free int64
+}
+
+func (b *smallGPU) freeMemory() (int64, error) { return b.free, nil }
+
+// On a GPU a sweep is priced against the device's free memory, each trial
+// alone, before the database is touched; the host's --max-mem, when given,
+// is the limit instead.
+func TestDevicePriceRefusesBeforeWriting(t *testing.T) {
+	s := sweepSpec(t, threeTrials)
+	trials, err := s.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PrepareWithin(trials[0], 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := sat(p.Price.Params, p.Price.Activations)
+	for _, c := range []struct {
+		name    string
+		free    int64
+		workers int
+		maxMem  int64
+		want    string // "": runs
+	}{
+		{name: "fits", free: 1 << 40, workers: 1},
+		{name: "too small", free: one / 2, workers: 1, want: "needs about " + strconv.FormatInt(one, 10) + " bytes of GPU memory"},
+		{name: "three at once are priced one by one", free: 2 * one, workers: 3},
+		{name: "--max-mem decides", free: one / 2, workers: 1, maxMem: 1 << 40},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "gpu.sqlite")
+			db := openDB(t, path)
+			o := opts(t, db)
+			o.backends = []backend{&smallGPU{deviceLike: deviceLike{name: "cuda:0 (fake)"}, free: c.free}}
+			o.Workers, o.MaxMem = c.workers, c.maxMem
+			_, err := Run(s, o)
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "free on cuda:0 (fake)") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %v, want one line with %q", err, c.want)
+			}
+			if runs, err := db.Runs(store.Filter{}); err != nil || len(runs) != 0 {
+				t.Fatalf("a refused sweep wrote %d runs (%v)", len(runs), err)
+			}
+		})
 	}
 }

@@ -126,6 +126,9 @@ func Run(spec *Spec, opt Options) ([]Outcome, error) {
 	if dev.CUDA || opt.backends != nil {
 		workers = max(workers, len(backends))
 	}
+	if err := checkDevices(prepared, backends, opt.MaxMem); err != nil {
+		return nil, err
+	}
 	if _, err := opt.DB.MarkStale(staleAfter); err != nil {
 		return nil, err
 	}
