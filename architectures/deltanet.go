@@ -57,6 +57,23 @@ var deltaArgs = []Arg{
 	{Name: "norm", Default: "true", Doc: "RMS-normalise each head's read-out (learned gain) before the output projection"},
 }
 
+// rmsHeads RMS-normalises each head's read-out in place, o in rows of dh,
+// and scales it by gain: the recurrent form of g.RMSNorm(o, gain, eps),
+// used by deltanet, gated_deltanet and retnet.
+func rmsHeads(o []float32, dh int, gain []float32, eps float64) {
+	for r := 0; r+dh <= len(o); r += dh {
+		row := o[r : r+dh]
+		var ss float64
+		for _, u := range row {
+			ss += float64(u) * float64(u)
+		}
+		inv := float32(1 / math.Sqrt(ss/float64(dh)+eps))
+		for j := range row {
+			row[j] *= inv * gain[j]
+		}
+	}
+}
+
 // deltaOutEps is the output RMSNorm's epsilon.
 const deltaOutEps = 1e-5
 
@@ -314,18 +331,7 @@ func (m *deltaNet) Step(s *State, x, y []float32) {
 		}
 	}
 	if m.gain != nil {
-		gn := m.gain.Value.Data
-		for r := 0; r < b*h; r++ {
-			row := o[r*dh : (r+1)*dh]
-			var ss float64
-			for _, u := range row {
-				ss += float64(u) * float64(u)
-			}
-			inv := float32(1 / math.Sqrt(ss/float64(dh)+deltaOutEps))
-			for j := range row {
-				row[j] *= inv * gn[j]
-			}
-		}
+		rmsHeads(o, dh, m.gain.Value.Data, deltaOutEps)
 	}
 	s.Pos++
 	m.p.o.step(o, y)

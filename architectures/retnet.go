@@ -209,18 +209,7 @@ func (m *retnet) Step(s *State, x, y []float32) {
 		decayStep(st, q[off:off+dh], k[off:off+dh], v[off:off+dh], lg, nil, o[off:off+dh])
 	})
 	if m.gain != nil {
-		gn := m.gain.Value.Data
-		for r := 0; r < b*h; r++ {
-			row := o[r*dh : (r+1)*dh]
-			var ss float64
-			for _, u := range row {
-				ss += float64(u) * float64(u)
-			}
-			inv := float32(1 / math.Sqrt(ss/float64(dh)+retnetNormEps))
-			for j := range row {
-				row[j] *= inv * gn[j]
-			}
-		}
+		rmsHeads(o, dh, m.gain.Value.Data, retnetNormEps)
 	}
 	if m.gp != nil {
 		gt := make([]float32, b*d)
