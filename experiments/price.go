@@ -190,8 +190,7 @@ func checkDevicePrice(t Trial, p Price, free int64, device string) error {
 // refuse is the one-line error of checkPrice and checkDevicePrice: need
 // bytes against limit; kind names the memory ("GPU memory"), "" the host's.
 func refuse(t Trial, p Price, need, limit int64, kind, source string) error {
-	total := need
-	if total <= limit {
+	if need <= limit {
 		return nil
 	}
 	s := t.Spec
@@ -204,21 +203,14 @@ func refuse(t Trial, p Price, need, limit int64, kind, source string) error {
 	case p.Activations >= p.Params:
 		field, value = "train.batch x task.seq_len", fmt.Sprintf("%d x %s", s.Train.Batch, paramText(s.Task.Params, "seq_len"))
 	}
-	parts := fmt.Sprintf("parameters and AdamW state %s, activations %s, data %s", human(p.Params), human(p.Activations), human(p.Data))
-	if kind != "" {
-		parts = fmt.Sprintf("parameters and AdamW state %s, activations %s", human(p.Params), human(p.Activations))
-	}
-	of := ""
-	if kind != "" {
-		of = " of " + strings.TrimSpace(kind)
-	}
-	what := fmt.Sprintf("needs about %d bytes%s (%s: %s)", total, of, human(total), parts)
+	of, parts := "", fmt.Sprintf("parameters and AdamW state %s, activations %s, data %s", human(p.Params), human(p.Activations), human(p.Data))
 	allowed := "smaller sizes, or --max-mem BYTES to set the limit"
-	if kind != "" {
+	if kind != "" { // the data pools stay on the host
+		of, parts = " of "+kind, fmt.Sprintf("parameters and AdamW state %s, activations %s", human(p.Params), human(p.Activations))
 		allowed = "smaller sizes, a GPU with more free memory, or --max-mem BYTES to set the limit"
 	}
 	return &SpecError{File: s.File(), Trial: t.Name, Field: field, Value: value,
-		Problem: fmt.Sprintf("%s but %d bytes (%s) are available (%s)", what, limit, human(limit), source),
+		Problem: fmt.Sprintf("needs about %d bytes%s (%s: %s) but %d bytes (%s) are available (%s)", need, of, human(need), parts, limit, human(limit), source),
 		Allowed: allowed}
 }
 
