@@ -1,41 +1,131 @@
 package kernels
 
 import (
+	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // workers is the process-wide pool that CPU kernels share. Work is handed to
 // it as (body, lo, hi) triples; bodies are bound once at compile time, so a
 // steady-state step allocates nothing.
-var workers = newPool(runtime.GOMAXPROCS(0))
+//
+// Hand-offs spin before they sleep. Waking a goroutine that sleeps on a
+// channel puts it in the waker's run-next slot, and another core's idle
+// thread takes it from there only after a sleep of its own (Go's scheduler
+// naps before stealing a running P's next goroutine; on Linux the nap is
+// rounded up to the timer slack, 50 µs): a product cut in two halves of
+// 50 µs took 105 µs, the halves one after the other (kernels/NOTES.md). So
+// a helper that has finished a job polls for the next one for a while before
+// it sleeps, and a caller waits for its parts by polling (running queued
+// parts itself meanwhile) before it sleeps; neither wake then goes through
+// the run-next slot.
+var workers = newPool(kernelThreads())
+
+// kernelThreads is the pool's size: GOMAXPROCS, at most the CPU count. Where
+// the C kernels run and GOMAXPROCS is not set in the environment, it also
+// gives Go one more P than there are CPUs. A cgo call counts as a system
+// call, and when every P is in one, Go's monitor thread takes a P away from
+// a long GEMM and starts a thread to look for work with it, a third thread
+// on two cores that then parks, and the GEMM's return must find a P again.
+// With one P spare Go leaves the calls alone: the quickstart step went from
+// 12.8 to 10.4 ms (softmax) and 14.3 to 10.9 ms (linear), median of 8
+// (kernels/NOTES.md). The pool still runs at most one goroutine per CPU.
+func kernelThreads() int {
+	n := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+	if useNative && os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) == runtime.NumCPU() {
+		runtime.GOMAXPROCS(runtime.NumCPU() + 1)
+	}
+	return n
+}
+
+// spinFor is how long an idle helper or a waiting caller polls before it
+// sleeps: a few hand-offs' worth of the scheduler's nap, and short beside
+// the gaps between training steps.
+const spinFor = 200 * time.Microsecond
 
 type job struct {
 	body   func(lo, hi int)
 	lo, hi int
-	wg     *sync.WaitGroup
+	r      *Runner
 }
 
 type pool struct {
 	n    int
 	jobs chan job
 	mu   sync.Mutex
+	// helpers is how many helper goroutines exist (they never exit); only
+	// the first n-1 of them spin.
+	helpers int
 }
 
 func newPool(n int) *pool {
 	if n < 1 {
 		n = 1
 	}
-	p := &pool{n: n, jobs: make(chan job, 4*n)}
-	for i := 0; i < n-1; i++ {
-		go func() {
-			for j := range p.jobs {
-				j.body(j.lo, j.hi)
-				j.wg.Done()
-			}
-		}()
-	}
+	p := &pool{n: n, jobs: make(chan job, 64)}
+	p.grow(n)
 	return p
+}
+
+// grow starts helpers until there are n-1 of them. The caller holds mu or
+// owns p alone.
+func (p *pool) grow(n int) {
+	for ; p.helpers < n-1; p.helpers++ {
+		go p.helper(p.helpers)
+	}
+}
+
+// helper runs jobs for ever: it polls for spinFor after each job, then
+// sleeps on the channel. Helper i spins only while i < Threads()-1, so that
+// no more goroutines spin than the kernels may use after SetThreads lowers
+// the count.
+func (p *pool) helper(i int) {
+	for {
+		j, ok := job{}, false
+		if i < p.threads()-1 {
+			j, ok = p.poll(spinFor)
+		}
+		if !ok {
+			j = <-p.jobs
+		}
+		j.run()
+	}
+}
+
+func (p *pool) threads() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+// poll takes a queued job, trying for up to d.
+func (p *pool) poll(d time.Duration) (job, bool) {
+	var start time.Time
+	for i := 0; ; i++ {
+		select {
+		case j := <-p.jobs:
+			return j, true
+		default:
+		}
+		if i&63 == 63 {
+			// Let a goroutine readied onto this P run (the run-next slot
+			// is not stolen quickly), and check the clock.
+			runtime.Gosched()
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > d {
+				return job{}, false
+			}
+		}
+	}
+}
+
+func (j job) run() {
+	j.body(j.lo, j.hi)
+	j.r.done()
 }
 
 // SetThreads limits how many goroutines the CPU kernels use (at least 1).
@@ -46,25 +136,29 @@ func SetThreads(n int) {
 	}
 	workers.mu.Lock()
 	defer workers.mu.Unlock()
-	if n > workers.n {
-		for i := workers.n; i < n; i++ {
-			go func() {
-				for j := range workers.jobs {
-					j.body(j.lo, j.hi)
-					j.wg.Done()
-				}
-			}()
-		}
-	}
+	workers.grow(n)
 	workers.n = n
 }
 
 // Threads reports the number of goroutines CPU kernels use.
-func Threads() int { return workers.n }
+func Threads() int { return workers.threads() }
 
-// Runner carries the wait group of one executing program, so several
-// programs may run at once on the shared pool.
-type Runner struct{ wg sync.WaitGroup }
+// Runner counts the outstanding parts of one executing program's loop, so
+// several programs may run at once on the shared pool.
+type Runner struct {
+	pending atomic.Int64
+	// asleep is 1 while the caller sleeps on wake (or is about to); the
+	// part that ends the loop then sends on wake.
+	asleep atomic.Int32
+	wake   chan struct{}
+	once   sync.Once
+}
+
+func (r *Runner) done() {
+	if r.pending.Add(-1) == 0 && r.asleep.CompareAndSwap(1, 0) {
+		r.wake <- struct{}{}
+	}
+}
 
 // For runs body over [0, n) split into at most Threads() parts of at least
 // grain items each. The caller runs one part itself. Bodies must not call For.
@@ -72,7 +166,7 @@ func (r *Runner) For(n, grain int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	parts := workers.n
+	parts := workers.threads()
 	if grain < 1 {
 		grain = 1
 	}
@@ -83,16 +177,43 @@ func (r *Runner) For(n, grain int, body func(lo, hi int)) {
 		body(0, n)
 		return
 	}
-	wg := &r.wg
+	r.once.Do(func() { r.wake = make(chan struct{}, 1) })
 	step := (n + parts - 1) / parts
 	for lo := step; lo < n; lo += step {
-		hi := lo + step
-		if hi > n {
-			hi = n
-		}
-		wg.Add(1)
-		workers.jobs <- job{body: body, lo: lo, hi: hi, wg: wg}
+		hi := min(lo+step, n)
+		r.pending.Add(1)
+		workers.jobs <- job{body: body, lo: lo, hi: hi, r: r}
 	}
 	body(0, step)
-	wg.Wait()
+	r.wait()
+}
+
+// wait returns when every part handed out has run. It runs queued parts
+// (its own or another program's) while it waits, polls for spinFor, and
+// then sleeps until the last part wakes it.
+func (r *Runner) wait() {
+	var start time.Time
+	for i := 0; r.pending.Load() != 0; i++ {
+		select {
+		case j := <-workers.jobs:
+			j.run()
+			continue
+		default:
+		}
+		if i&63 == 63 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > spinFor {
+				break
+			}
+		}
+	}
+	if r.pending.Load() == 0 {
+		return
+	}
+	r.asleep.Store(1)
+	if r.pending.Load() == 0 && r.asleep.CompareAndSwap(1, 0) {
+		return // every part ended before the last of them looked at asleep
+	}
+	<-r.wake
 }
