@@ -54,6 +54,10 @@ func (o decayScores) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	}
 	// Item i is row t = i % c of matrix i / c.
 	body := func(lo, hi int) {
+		if useNative && dk > 0 {
+			nativeDecayScores(q, k, bq, bk, y, lo, hi, c, dk, lag) // decay_amd64.c
+			return
+		}
 		for i := lo; i < hi; i++ {
 			n, t := i/c, i%c
 			row := y[i*c : (i+1)*c]
@@ -104,6 +108,10 @@ func (o decayScoresGrad) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	// Item i is output row i % c of matrix i / c: a query row t (dq) or a key
 	// row s (dk), summed over the kept entries of its score row or column.
 	body := func(lo, hi int) {
+		if useNative && dk > 0 {
+			nativeDecayScoresGrad(o.wrtK, da, x, bq, bk, y, lo, hi, c, dk, lag) // decay_amd64.c
+			return
+		}
 		for i := lo; i < hi; i++ {
 			n, a := i/c, i%c
 			acc := y[i*dk : (i+1)*dk]

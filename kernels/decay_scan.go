@@ -79,6 +79,10 @@ func (o decayScan) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 	h := decayGroups(in[1].Shape)
 	w := dv / h
 	body := func(lo, hi int) {
+		if useNative && l > 0 && dv > 0 {
+			nativeDecayScan(o.reverse, x, lg, y, lo, hi, l, dv, h) // decay_amd64.c
+			return
+		}
 		for n := lo; n < hi; n++ {
 			yn, xn, gn := y[n*l*dv:(n+1)*l*dv], x[n*l*dv:(n+1)*l*dv], lg[n*l*h:(n+1)*l*h]
 			first, step := 0, 1

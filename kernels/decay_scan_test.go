@@ -87,11 +87,15 @@ func evalDecayScan(t *testing.T, ps []*Param, seed uint64, build func(g *Graph, 
 // decays from near 0 to very negative (every weight underflows). Bound:
 // |fast - twin| <= 1e-5·(1 + max|twin|) per tensor: the twin rounds
 // exp(Σ lg) once per pair and sums up to L terms, the scan multiplies L
-// rounded factors.
-func TestDecayScanMatchesParallel(t *testing.T) {
+// rounded factors. Both paths run (the C scan of decay_amd64.c: a decay per
+// column eight at a time with a masked tail, or per group of columns).
+func TestDecayScanMatchesParallel(t *testing.T) { paths(t, testDecayScanMatchesParallel) }
+
+func testDecayScanMatchesParallel(t *testing.T) {
 	cases := []decayScanCase{{1, 1, 2, -1, 0, 0}, {2, 5, 2, -0.1, 0, 0}, {3, 17, 3, -2, -0.01, 0}, {2, 33, 1, -30, -5, 0},
 		{1, 64, 2, -0.05, 0, 0}, {4, 9, 5, -100, -50, 0}, {2, 40, 2, -8, 0, 0},
-		{2, 5, 6, -2, 0, 3}, {3, 17, 8, -0.1, 0, 4}, {1, 33, 4, -30, -5, 4}, {2, 9, 3, -1, 0, 1}}
+		{2, 5, 6, -2, 0, 3}, {3, 17, 8, -0.1, 0, 4}, {1, 33, 4, -30, -5, 4}, {2, 9, 3, -1, 0, 1},
+		{2, 13, 19, -2, 0, 19}, {1, 21, 16, -0.5, 0, 16}, {2, 7, 24, -1, 0, 3}, {2, 9, 20, -1, 0, 2}}
 	names := []string{"y", "dx", "dlg"}
 	for ci, c := range cases {
 		for _, rev := range []bool{false, true} {

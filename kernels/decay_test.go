@@ -72,11 +72,15 @@ func decayOutputs(t testing.TB, in [4]*Tensor, strict bool, seed uint64,
 // The fused op against its twin on fresh random inputs: ragged sizes, strict
 // and not, log-decays from near 0 to very negative (cumulative sums down to
 // about -30·c, where most weights underflow to 0), and unrelated bq, bk whose
-// masked exponents are large and positive. The forward pass rounds exactly
-// as the twin (bound 0, i.e. bit-identical); gradients are summed in another
-// order (the twin reduces over a broadcast dim, the op row by row, and
-// dbq = q·dq rounds once more): bound |got-want| <= 1e-5·(1+max|want|).
-func TestDecayScoresMatchesTwin(t *testing.T) {
+// masked exponents are large and positive. On the Go path the forward pass
+// rounds exactly as the twin (bound 0, i.e. bit-identical); the C kernels
+// (decay_amd64.c) take e^x to 2 ulp and sum eight lanes at once (bound
+// 1e-6·(1+max|want|)); gradients are summed in another order (the twin
+// reduces over a broadcast dim, the op row by row, and dbq = q·dq rounds
+// once more): bound |got-want| <= 1e-5·(1+max|want|). Both paths run.
+func TestDecayScoresMatchesTwin(t *testing.T) { paths(t, testDecayScoresMatchesTwin) }
+
+func testDecayScoresMatchesTwin(t *testing.T) {
 	cases := []struct {
 		n, c, dk int
 		lo       float64 // log-decays uniform in [lo, 0]; 0: unrelated bq, bk
@@ -113,7 +117,9 @@ func TestDecayScoresMatchesTwin(t *testing.T) {
 			want := decayOutputs(t, in, tc.strict, uint64(i), decayScoresTwin)
 			for j := range got {
 				tol := 1e-5
-				if j == 0 {
+				if j == 0 && useNative {
+					tol = 1e-6
+				} else if j == 0 {
 					tol = 0
 				}
 				e := scaledDiff(got[j], want[j])

@@ -1,7 +1,8 @@
 //go:build cgo
 
 // Elementwise and row float32 kernels for x86-64 with AVX2 and FMA, eight
-// lanes at a time: GELU (tanh form) and ELU+1 with their gradients, softmax
+// lanes at a time: GELU (tanh form), SiLU, ELU+1, exp and sigmoid with
+// their gradients (and softplus's gradient), softmax
 // over rows, row-vector add/multiply, column sums, layer/RMS normalize and
 // its gradient. Their slow twins are the Go loops they replace
 // (Activation.Eval/Deriv, softmaxRowGo, the rowVec, reduce and normalize
@@ -9,43 +10,7 @@
 // AVX2+FMA by attribute; the Go side calls them only where
 // lab_gemm_supported says the CPU runs them.
 
-#include <immintrin.h>
-#include <math.h>
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline, target("avx2,fma")))
-
-// exp8 is e^x per lane (Cephes expf: x = n·ln2 + r, |r| <= ln2/2, a degree-7
-// polynomial for e^r, 2^n through the exponent bits); within 2 ulp of e^x.
-// Below -87.33 (where e^x leaves the normal range) it gives 0, above 88 +Inf,
-// and NaN stays NaN.
-INLINE __m256 exp8(__m256 x) {
-	const __m256 lo = _mm256_set1_ps(-87.33654475f), hi = _mm256_set1_ps(88.0f);
-	__m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
-	x = _mm256_min_ps(hi, _mm256_max_ps(lo, x)); // NaN passes through (second operand)
-	__m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-	                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	__m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-	r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-	__m256 p = _mm256_set1_ps(1.9875691500E-4f);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
-	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-	__m256i n = _mm256_cvttps_epi32(fx);
-	__m256 pow2n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
-	__m256 y = _mm256_mul_ps(p, pow2n);
-	y = _mm256_andnot_ps(under, y);
-	return _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), over);
-}
-
-// tailmask has lanes 0..n-1 set (0 <= n < 8).
-INLINE __m256i tailmask(long n) {
-	const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx);
-}
+#include "simd_amd64.h"
 
 #define GELU_C 0.7978845608028654f // sqrt(2/pi)
 #define GELU_A 0.044715f
@@ -88,45 +53,59 @@ INLINE __m256 elu1_grad8(__m256 x, __m256 d) {
 	return _mm256_mul_ps(d, _mm256_blendv_ps(exp8(x), _mm256_set1_ps(1.0f), pos));
 }
 
+// sig8 is the logistic 1/(1 + e), e = e^-x, with 1-s = e·s (at most 1: e =
+// +Inf gives s = 0 and 1-s = 1, not NaN).
+INLINE __m256 sig8(__m256 x, __m256 *oms) {
+	__m256 one = _mm256_set1_ps(1.0f), e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+	__m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+	*oms = _mm256_min_ps(_mm256_mul_ps(e, s), one);
+	return s;
+}
+
+// The numbers of kernels.Activation that lab_act computes.
+enum { A_GELU = 0, A_SILU = 1, A_ELU1 = 2, A_EXP = 4, A_SIGMOID = 5, A_SOFTPLUS = 9 };
+
+INLINE __m256 act8(int act, __m256 x) {
+	__m256 oms;
+	switch (act) {
+	case A_GELU: return gelu8(x);
+	case A_ELU1: return elu1_8(x);
+	case A_SILU: return _mm256_mul_ps(x, sig8(x, &oms));
+	case A_EXP: return exp8(x);
+	default: return sig8(x, &oms); // A_SIGMOID
+	}
+}
+
+INLINE __m256 grad8(int act, __m256 x, __m256 d) {
+	__m256 s, oms;
+	switch (act) {
+	case A_GELU: return gelu_grad8(x, d);
+	case A_ELU1: return elu1_grad8(x, d);
+	case A_SILU: // s·(1 + x·(1-s))
+		s = sig8(x, &oms);
+		return _mm256_mul_ps(d, _mm256_mul_ps(s, _mm256_fmadd_ps(x, oms, _mm256_set1_ps(1.0f))));
+	case A_EXP: return _mm256_mul_ps(d, exp8(x));
+	case A_SOFTPLUS: return _mm256_mul_ps(d, sig8(x, &oms));
+	default: // A_SIGMOID: s·(1-s)
+		s = sig8(x, &oms);
+		return _mm256_mul_ps(d, _mm256_mul_ps(s, oms));
+	}
+}
+
 // lab_act computes y = f(x) (d == 0) or y = d·f'(x) over n elements, for
-// f = GELU (act 0) or ELU+1 (act 2), the numbers of kernels.Activation.
+// f = GELU, SiLU, ELU+1, exp or sigmoid (and softplus, gradient only; the
+// Go side says which), numbered as kernels.Activation.
 AVX2 void lab_act(int act, const float *x, const float *d, float *y, long n) {
 	long i = 0;
 	for (; i + 8 <= n; i += 8) {
-		__m256 v = _mm256_loadu_ps(x + i), r;
-		if (d) {
-			__m256 g = _mm256_loadu_ps(d + i);
-			r = act == 0 ? gelu_grad8(v, g) : elu1_grad8(v, g);
-		} else {
-			r = act == 0 ? gelu8(v) : elu1_8(v);
-		}
-		_mm256_storeu_ps(y + i, r);
+		__m256 v = _mm256_loadu_ps(x + i);
+		_mm256_storeu_ps(y + i, d ? grad8(act, v, _mm256_loadu_ps(d + i)) : act8(act, v));
 	}
 	if (i < n) {
 		__m256i m = tailmask(n - i);
-		__m256 v = _mm256_maskload_ps(x + i, m), r;
-		if (d) {
-			__m256 g = _mm256_maskload_ps(d + i, m);
-			r = act == 0 ? gelu_grad8(v, g) : elu1_grad8(v, g);
-		} else {
-			r = act == 0 ? gelu8(v) : elu1_8(v);
-		}
-		_mm256_maskstore_ps(y + i, m, r);
+		__m256 v = _mm256_maskload_ps(x + i, m);
+		_mm256_maskstore_ps(y + i, m, d ? grad8(act, v, _mm256_maskload_ps(d + i, m)) : act8(act, v));
 	}
-}
-
-INLINE float hmax(__m256 v) {
-	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-	m = _mm_max_ss(m, _mm_movehdup_ps(m));
-	return _mm_cvtss_f32(m);
-}
-
-INLINE float hsum(__m256 v) {
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
 }
 
 // lab_softmax_rows writes softmax over each of rows rows of c floats (row

@@ -16,10 +16,17 @@ import "C"
 import "unsafe"
 
 // nativeAct computes y = f(x) (d nil) or y = d·f'(x) with the AVX2 kernels
-// of vecmath_amd64.c, for f = GELU or ELU1; false (nothing done) for any
-// other f. The slices have len(x) elements.
+// of vecmath_amd64.c, for f = GELU, SiLU, ELU1, Exp or Sigmoid (and
+// Softplus's gradient); false (nothing done) for any other f. The slices
+// have len(x) elements.
 func nativeAct(a Activation, x, d, y []float32) bool {
-	if a != GELU && a != ELU1 {
+	switch a {
+	case GELU, SiLU, ELU1, Exp, Sigmoid:
+	case Softplus:
+		if d == nil {
+			return false
+		}
+	default:
 		return false
 	}
 	if len(x) == 0 {
