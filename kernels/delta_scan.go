@@ -104,42 +104,26 @@ func (o deltaStates) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 				ch := b*nc + i
 				cur, next := x[ch*ss:(ch+1)*ss], x[(ch+step)*ss:(ch+step+1)*ss]
 				qi, pi := q[ch*c*dk:(ch+1)*c*dk], p[ch*c*dk:(ch+1)*c*dk]
-				// u = Y_i - Q_i·X
-				for rr := 0; rr < c; rr++ {
-					ur := ub[rr*dv : (rr+1)*dv]
-					if y != nil {
-						copy(ur, y[ch*cs+rr*dv:ch*cs+(rr+1)*dv])
-					} else {
-						clear(ur)
-					}
-					for k, qv := range qi[rr*dk : (rr+1)*dk] {
-						xr := cur[k*dv : (k+1)*dv]
-						for j := range ur {
-							ur[j] -= qv * xr[j]
-						}
-					}
+				// u = Y_i - Q_i·X: a c x dk by dk x dv product.
+				if y != nil {
+					copy(ub, y[ch*cs:(ch+1)*cs])
+				} else {
+					clear(ub)
 				}
-				// X' = dec_i·X + P_iᵀ·u + Z_i
+				sgemm(false, false, c, dv, dk, -1, qi, dk, cur, dv, 1, ub, dv)
+				// X' = dec_i·X + Z_i + P_iᵀ·u
 				d := dec[ch]
-				for k := 0; k < dk; k++ {
-					nr, xr := next[k*dv:(k+1)*dv], cur[k*dv:(k+1)*dv]
-					if z != nil {
-						zr := z[ch*ss+k*dv : ch*ss+(k+1)*dv]
-						for j := range nr {
-							nr[j] = d*xr[j] + zr[j]
-						}
-					} else {
-						for j := range nr {
-							nr[j] = d * xr[j]
-						}
+				if z != nil {
+					zs := z[ch*ss : (ch+1)*ss]
+					for j := range next {
+						next[j] = d*cur[j] + zs[j]
 					}
-					for rr := 0; rr < c; rr++ {
-						pv, ur := pi[rr*dk+k], ub[rr*dv:(rr+1)*dv]
-						for j := range nr {
-							nr[j] += pv * ur[j]
-						}
+				} else {
+					for j := range next {
+						next[j] = d * cur[j]
 					}
 				}
+				sgemm(true, false, dk, dv, c, 1, pi, dk, ub, dv, 1, next, dv)
 			}
 		}
 	}
