@@ -249,29 +249,42 @@ func (p *Program) columnSums(y Buffer, rows, C, K int, kernel string, pre []any,
 	return p.launcher(kernel, Dim3{X: colBlocks, Y: P, Z: K}, Dim3{X: 32, Y: 8}, args...)
 }
 
-// lowerScatter maps scatter_add to a counting sort of the positions by
-// row, a sort inside each row's bucket, and an ordered sum per row.
+// lowerScatter maps scatter_add to a stable counting sort of the positions
+// by row (ranks inside tiles of scatterTile positions, then the tiles'
+// heads bucketed by row and put in position order) and an ordered sum per
+// row; scatter.cu says why in two levels.
 func (p *Program) lowerScatter(n *kernels.Node, y Buffer, in []Buffer) (func() error, error) {
 	R, C := n.Shape[0], n.Shape[1]
 	k := n.In[1].Len()
-	var bufs [5]Buffer
-	for i, size := range []int{R, R, k, k, k} {
+	var bufs [11]Buffer
+	for i, size := range []int{R, R, R, R, k, k, k, k, k, k, k} {
 		var err error
 		if bufs[i], err = p.alloc(size); err != nil {
 			return nil, err
 		}
 	}
-	cnt, start, slot, list, sorted := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+	cnt, start, hcnt, hstart := bufs[0], bufs[1], bufs[2], bufs[3]
+	rank, head, tcnt, hslot, hlist, hsorted, off := bufs[4], bufs[5], bufs[6], bufs[7], bufs[8], bufs[9], bufs[10]
+	sorted := hlist // hlist is read only by scatter_sort, before scatter_final writes the order
 	dy, idx := in[0], in[1]
+	tiles := (k + scatterTile - 1) / scatterTile
 	var c chain
 	c.add(func() error { return p.d.Fill32(p.s, cnt, 0) }, nil)
-	c.add(p.ew("scatter_count", k, idx, int64(k), int32(R), cnt, slot, p.errBuf))
+	c.add(func() error { return p.d.Fill32(p.s, hcnt, 0) }, nil)
+	c.add(p.launcher("scatter_tile_rank", Dim3{X: tiles}, Dim3{X: scatterTile}, idx, int64(k), int32(R), rank, head, tcnt, cnt, hcnt, hslot, p.errBuf))
 	c.add(p.launcher("scatter_scan", Dim3{X: 1}, Dim3{X: 1024}, cnt, start, int32(R)))
-	c.add(p.ew("scatter_place", k, idx, slot, start, int64(k), list))
-	c.add(p.launcher("scatter_sort", Dim3{X: R}, Dim3{X: 128}, list, start, cnt, sorted))
+	c.add(p.launcher("scatter_scan", Dim3{X: 1}, Dim3{X: 1024}, hcnt, hstart, int32(R)))
+	c.add(p.ew("scatter_place", k, idx, hslot, hstart, int64(k), hlist))
+	c.add(p.launcher("scatter_sort", Dim3{X: R}, Dim3{X: 128}, hlist, hstart, hcnt, hsorted))
+	c.add(p.launcher("scatter_head_prefix", Dim3{X: (R + 255) / 256}, Dim3{X: 256}, hsorted, hstart, hcnt, tcnt, off, int32(R)))
+	c.add(p.ew("scatter_final", k, idx, rank, head, start, off, int64(k), sorted))
 	c.add(p.launcher("scatter_sum", Dim3{X: R}, Dim3{X: min(256, (C+31)/32*32)}, dy, sorted, start, cnt, y, int32(C)))
 	return c.done()
 }
+
+// scatterTile is SCATTER_TILE of scatter.cu: positions per tile of the
+// first level of scatter_add's sort.
+const scatterTile = 256
 
 // copy2d is one strided block copy: dst[o*dstStride+dstOff+j] =
 // src[o*srcStride+srcOff+j] for o < outer, j < w.

@@ -67,6 +67,24 @@ func (c *caseInputs) I(hi, ignoreEvery int, shape ...int) *kernels.Node {
 	return n
 }
 
+// Skewed declares an integer input in [0, hi) where a share zero of the
+// values are 0 (a filler token) and the rest uniform: one row of
+// scatter_add's output gathers most positions.
+func (c *caseInputs) Skewed(hi int, zero float64, shape ...int) *kernels.Node {
+	n := c.g().IntInput("i", shape...)
+	c.ints = append(c.ints, n)
+	c.fill[n] = func() ([]float32, []int32) {
+		v := make([]int32, n.Len())
+		for i := range v {
+			if c.rng.Float64() >= zero {
+				v[i] = int32(c.rng.IntN(hi))
+			}
+		}
+		return nil, v
+	}
+	return n
+}
+
 func (c *caseInputs) g() *kernels.Graph { return c.gr }
 
 // checkCase compiles the case for both backends and compares three runs on

@@ -130,6 +130,14 @@ var opCases = []graphCase{
 		return []*kernels.Node{g.Gather(c.F(10, 12), c.I(10, 0, 3, 5)), g.Gather(c.F(64, 32), c.I(64, 0, 4, 40)),
 			g.Gather(c.F(3, 5), c.I(3, 0, 500))}
 	}},
+	// MQAR's filler: 81% of 65,536 positions (batch 512, L 128) index row 0
+	// of an 8192-row embedding, the rest spread; the gradient's scatter_add
+	// sums 53,000 rows into one (the two-level sort of scatter.cu), plus a
+	// tile-sized and an odd-sized case.
+	{name: "gather scatter_add, one row takes most", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
+		return []*kernels.Node{g.Gather(c.F(8192, 64), c.Skewed(8192, 0.81, 512, 128)), g.Gather(c.F(7, 5), c.Skewed(7, 0.5, 256)),
+			g.Gather(c.F(300, 3), c.Skewed(300, 0.9, 1001))}
+	}},
 	{name: "cross_entropy", grad: true, build: func(g *kernels.Graph, c *caseInputs) []*kernels.Node {
 		return []*kernels.Node{g.CrossEntropy(c.F(20, 50), c.I(50, 4, 20)), g.CrossEntropy(c.F(9, 600), c.I(600, 3, 9))}
 	}},
