@@ -91,6 +91,13 @@ func checkErr(t *testing.T, err error, want ...string) {
 // (mixer arguments are checked when the model is built).
 func TestShippedSpecsLoad(t *testing.T) {
 	paths, _ := filepath.Glob("*.yaml")
+	for _, dir := range []string{"suite", "suite-gpu"} {
+		sub, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		if len(sub) == 0 {
+			t.Errorf("no specs in %s/", dir)
+		}
+		paths = append(paths, sub...)
+	}
 	for _, p := range append(paths, "../spec/testdata/minimal.yaml", "../spec/testdata/full.yaml", "../spec/testdata/grid.yaml", "../spec/testdata/placement.yaml") {
 		s, err := Load(p)
 		if err != nil {
