@@ -31,8 +31,8 @@ var workers = newPool(kernelThreads())
 // a long GEMM and starts a thread to look for work with it, a third thread
 // on two cores that then parks, and the GEMM's return must find a P again.
 // With one P spare Go leaves the calls alone: the quickstart step went from
-// 12.8 to 10.4 ms (softmax) and 14.3 to 10.9 ms (linear), median of 8
-// (kernels/NOTES.md). The pool still runs at most one goroutine per CPU.
+// 11.9 to 10.0 ms (softmax) and 13.1 to 12.1 ms (linear), 8 alternations
+// (kernels/NOTES.md, "The pool's hand-off"). The pool still runs at most one goroutine per CPU.
 func kernelThreads() int {
 	n := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 	if useNative && os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) == runtime.NumCPU() {
@@ -53,7 +53,9 @@ type job struct {
 }
 
 type pool struct {
-	n    int
+	// n is Threads(), read on every For and after every job, so atomic;
+	// mu orders SetThreads calls and guards helpers.
+	n    atomic.Int32
 	jobs chan job
 	mu   sync.Mutex
 	// helpers is how many helper goroutines exist (they never exit); only
@@ -65,7 +67,8 @@ func newPool(n int) *pool {
 	if n < 1 {
 		n = 1
 	}
-	p := &pool{n: n, jobs: make(chan job, 64)}
+	p := &pool{jobs: make(chan job, 64)}
+	p.n.Store(int32(n))
 	p.grow(n)
 	return p
 }
@@ -95,11 +98,7 @@ func (p *pool) helper(i int) {
 	}
 }
 
-func (p *pool) threads() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.n
-}
+func (p *pool) threads() int { return int(p.n.Load()) }
 
 // poll takes a queued job, trying for up to d.
 func (p *pool) poll(d time.Duration) (job, bool) {
@@ -137,7 +136,7 @@ func SetThreads(n int) {
 	workers.mu.Lock()
 	defer workers.mu.Unlock()
 	workers.grow(n)
-	workers.n = n
+	workers.n.Store(int32(n))
 }
 
 // Threads reports the number of goroutines CPU kernels use.
