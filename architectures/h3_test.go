@@ -2,7 +2,6 @@ package architectures
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -20,11 +19,7 @@ func TestH3Variants(t *testing.T) {
 // By default the shift filter's taps past the first are U(±1/√shift).
 func TestH3ShiftInit(t *testing.T) {
 	c := Config{D: 8, Heads: 1, Layers: 2}
-	m, err := NewMixer("h3", map[string]string{"shift": "4", "d_state": "2"}, c, rand.New(rand.NewPCG(7, 8)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := m.(*h3).shift.w.Value.Data
+	w := initMixer[*h3](t, "h3", map[string]string{"shift": "4", "d_state": "2"}, c, 7, 8).shift.w.Value.Data
 	for i := c.D; i < len(w); i++ {
 		if math.Abs(float64(w[i])) > 0.5 {
 			t.Fatalf("shift tap %d = %g outside ±0.5", i/c.D, w[i])
@@ -36,13 +31,7 @@ func TestH3ShiftInit(t *testing.T) {
 // (1 - e^λ)/(n+1) for the same draws.
 func TestH3ZOHInit(t *testing.T) {
 	c := Config{D: 8, Heads: 1, Layers: 2}
-	build := func(args map[string]string) *h3 {
-		m, err := NewMixer("h3", args, c, rand.New(rand.NewPCG(3, 4)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.(*h3)
-	}
+	build := func(args map[string]string) *h3 { return initMixer[*h3](t, "h3", args, c, 3, 4) }
 	zoh, unit := build(map[string]string{"d_state": "4"}), build(map[string]string{"d_state": "4", "c_init": "unit"})
 	for i, w := range zoh.logRate.Value.Data {
 		n := i % zoh.n

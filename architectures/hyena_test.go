@@ -2,7 +2,6 @@ package architectures
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -14,11 +13,7 @@ func TestHyenaVariants(t *testing.T) {
 // By default the short filters' taps are U(±1/√conv), not near the identity.
 func TestHyenaShortInit(t *testing.T) {
 	c := Config{D: 8, Heads: 1, Layers: 2, MaxLen: 16}
-	m, err := NewMixer("hyena", map[string]string{"conv": "4"}, c, rand.New(rand.NewPCG(5, 6)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := m.(*hyena)
+	h := initMixer[*hyena](t, "hyena", map[string]string{"conv": "4"}, c, 5, 6)
 	bd := 1 / math.Sqrt(4)
 	for _, sc := range []*shortConv{h.c1, h.c2, h.cv} {
 		var tap0 float64

@@ -50,6 +50,17 @@ func mixerCases() []mixerCase {
 	return cs
 }
 
+// initMixer builds mixer name with args at its training init (weights as
+// drawn, unlike newTestMixer) from rand.NewPCG(s1, s2), as its concrete type.
+func initMixer[T Mixer](t testing.TB, name string, args map[string]string, cfg Config, s1, s2 uint64) T {
+	t.Helper()
+	m, err := NewMixer(name, args, cfg, rand.New(rand.NewPCG(s1, s2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.(T)
+}
+
 func newTestMixer(t testing.TB, c mixerCase, cfg Config, seed uint64) Mixer {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	m, err := NewMixer(c.mixer, c.args, cfg, rng)

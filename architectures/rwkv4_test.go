@@ -1,7 +1,6 @@
 package architectures
 
 import (
-	"math/rand/v2"
 	"testing"
 
 	"lab/kernels"
@@ -16,13 +15,7 @@ func TestRWKV4Variants(t *testing.T) {
 // and the bonus zigzags around log 0.3; init=normal keeps the old N(0, 0.02).
 func TestRWKV4Init(t *testing.T) {
 	c := Config{D: 8, Heads: 1, Layers: 2}
-	build := func(args map[string]string) *rwkv4 {
-		m, err := NewMixer("rwkv4", args, c, rand.New(rand.NewPCG(1, 2)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.(*rwkv4)
-	}
+	build := func(args map[string]string) *rwkv4 { return initMixer[*rwkv4](t, "rwkv4", args, c, 1, 2) }
 	nonzero := func(p *kernels.Param) bool {
 		for _, v := range p.Value.Data {
 			if v != 0 {
