@@ -13,10 +13,6 @@ void lab_decay_scan(int reverse, const float *x, const float *lg, float *y, long
 */
 import "C"
 
-import "unsafe"
-
-func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(&s[0])) }
-
 // nativeDecayScores is decayScores' kernel for rows [lo, hi) in
 // decay_amd64.c. The slices are whole and non-empty (checked by the op).
 func nativeDecayScores(q, k, bq, bk, y []float32, lo, hi, c, dk, lag int) {

@@ -141,7 +141,7 @@ func (o unaryGrad) Kernel(r *Runner, out *Tensor, in []*Tensor) func() {
 func (a Activation) evalSlice(x, y []float32) {
 	y = y[:len(x)]
 	if useNative && nativeAct(a, x, nil, y) {
-		return // GELU, ELU1: AVX2 in vecmath_amd64.c, held to Eval by tests
+		return // GELU, SiLU, ELU1, exp, sigmoid: AVX2 in vecmath_amd64.c, held to Eval by tests
 	}
 	switch a {
 	case GELU:
@@ -164,7 +164,7 @@ func (a Activation) evalSlice(x, y []float32) {
 func (a Activation) gradSlice(x, d, y []float32) {
 	y, d = y[:len(x)], d[:len(x)]
 	if useNative && nativeAct(a, x, d, y) {
-		return // GELU, ELU1: AVX2 in vecmath_amd64.c, held to Deriv by tests
+		return // also softplus: AVX2 in vecmath_amd64.c, held to Deriv by tests
 	}
 	switch a {
 	case GELU:

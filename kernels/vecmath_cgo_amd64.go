@@ -15,6 +15,9 @@ import "C"
 
 import "unsafe"
 
+// fp is the C pointer to s[0]; s must not be empty.
+func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(&s[0])) }
+
 // nativeAct computes y = f(x) (d nil) or y = d·f'(x) with the AVX2 kernels
 // of vecmath_amd64.c, for f = GELU, SiLU, ELU1, Exp or Sigmoid (and
 // Softplus's gradient); false (nothing done) for any other f. The slices
@@ -35,9 +38,9 @@ func nativeAct(a Activation, x, d, y []float32) bool {
 	y = y[:len(x)]
 	var pd *C.float
 	if d != nil {
-		pd = (*C.float)(unsafe.Pointer(&d[:len(x)][0]))
+		pd = fp(d[:len(x)])
 	}
-	C.lab_act(C.int(a), (*C.float)(unsafe.Pointer(&x[0])), pd, (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)))
+	C.lab_act(C.int(a), fp(x), pd, fp(y), C.long(len(x)))
 	return true
 }
 
@@ -47,7 +50,7 @@ func nativeSoftmaxRows(x, y []float32, c int) {
 		return
 	}
 	y = y[:len(x)]
-	C.lab_softmax_rows((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+	C.lab_softmax_rows(fp(x), fp(y), C.long(len(x)/c), C.long(c))
 }
 
 // nativeRowVec writes y = x + v (or x * v with mul) over the rows of c =
@@ -58,8 +61,8 @@ func nativeRowVec(mul bool, x, v, y []float32) {
 	}
 	c := len(v)
 	y = y[:len(x)]
-	C.lab_rowvec(cbool(mul), (*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&v[0])),
-		(*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+	C.lab_rowvec(cbool(mul), fp(x), fp(v),
+		fp(y), C.long(len(x)/c), C.long(c))
 }
 
 // nativeSumCols writes y[j] = Σ_i x[i*c+j] for j in [lo, hi), x holding nr
@@ -74,7 +77,7 @@ func nativeSumCols(x, y []float32, nr, c, lo, hi int) {
 	}
 	_ = x[(nr-1)*c+hi-1]
 	_ = y[hi-1]
-	C.lab_sum_cols((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(nr), C.long(c),
+	C.lab_sum_cols(fp(x), fp(y), C.long(nr), C.long(c),
 		C.long(lo), C.long(hi))
 }
 
@@ -86,11 +89,11 @@ func nativeNorm(o normalize, x, d, y []float32, c int) {
 	}
 	y = y[:len(x)]
 	if d == nil {
-		C.lab_norm_rows(cbool(o.rms), C.float(o.eps), (*C.float)(unsafe.Pointer(&x[0])),
-			(*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+		C.lab_norm_rows(cbool(o.rms), C.float(o.eps), fp(x),
+			fp(y), C.long(len(x)/c), C.long(c))
 		return
 	}
 	d = d[:len(x)]
-	C.lab_norm_grad_rows(cbool(o.rms), C.float(o.eps), (*C.float)(unsafe.Pointer(&x[0])),
-		(*C.float)(unsafe.Pointer(&d[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)/c), C.long(c))
+	C.lab_norm_grad_rows(cbool(o.rms), C.float(o.eps), fp(x),
+		fp(d), fp(y), C.long(len(x)/c), C.long(c))
 }
